@@ -1,0 +1,1 @@
+"""Cython kernels: typed memoryviews, nogil loops; they know nothing of SQL."""
