@@ -1,0 +1,302 @@
+"""sqlglot expression -> compiled Node tree: names resolved, types checked, constants folded."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlglot import exp
+
+from kuiper.api.batch import ANY, BIGINT, BOOLEAN, DATETIME, FLOAT, STRING, Batch, kind_of
+from kuiper.catalog.defs import StreamDef
+from kuiper.errors import PlanError
+from kuiper.expr import nodes as n
+from kuiper.expr.ops import NUMERIC
+from kuiper.sql.expressions import Arrow
+
+_ARITH = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%",
+          exp.BitwiseAnd: "&", exp.BitwiseOr: "|", exp.BitwiseXor: "^"}
+_COMPARE = {exp.EQ: "=", exp.NEQ: "!=", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}
+_NON_DETERMINISTIC = {"rand", "now", "current_timestamp", "local_time", "local_timestamp", "cur_date",
+                      "current_date", "cur_time", "current_time", "newuuid", "tstamp", "array_shuffle"}
+# functions the planner evaluates itself rather than the registry
+_META_FUNCS = {"meta", "mqtt"}
+
+_TYPE_NAMES = {BIGINT: "bigint", FLOAT: "float", STRING: "string", BOOLEAN: "boolean",
+               DATETIME: "datetime"}
+
+
+@dataclass
+class Scope:
+    """Name resolution for one rule: its streams (by name and alias), earlier SELECT aliases,
+    the function registry, and what the rule reads (for column pruning)."""
+
+    streams: dict[str, StreamDef]
+    default: str
+    registry: Any = None
+    aliases: dict[str, str | None] = field(default_factory=dict)
+    used_fields: dict[str, set[str]] = field(default_factory=dict)
+    uses_meta: bool = False
+
+    def stream_of(self, qualifier: str | None) -> StreamDef | None:
+        return self.streams.get(qualifier) if qualifier else None
+
+    def use(self, stream: str, name: str) -> None:
+        self.used_fields.setdefault(stream, set()).add(name)
+
+
+def compile_expression(node: exp.Expression, scope: Scope) -> n.Node:
+    """Compile one expression of a rule."""
+    return fold(_compile(node, scope))
+
+
+def _compile(node: exp.Expression, scope: Scope) -> n.Node:
+    if isinstance(node, exp.Paren):
+        return _compile(node.this, scope)
+    if isinstance(node, exp.Literal):
+        return n.Const(_literal(node))
+    if isinstance(node, exp.Boolean):
+        return n.Const(bool(node.this))
+    if isinstance(node, exp.Null):
+        return n.Const(None)
+    if isinstance(node, exp.Column | exp.Dot):
+        return _column(node, scope)
+    if isinstance(node, Arrow):
+        key = node.expression
+        return n.Nested(_compile(node.this, scope), key.name if hasattr(key, "name") else str(key))
+    if isinstance(node, exp.Bracket):
+        base = _compile(node.this, scope)
+        idx = node.expressions[0] if node.expressions else None
+        if isinstance(idx, exp.Slice):
+            start = _compile(idx.this, scope) if idx.this is not None else None
+            stop = _compile(idx.expression, scope) if idx.expression is not None else None
+            return n.Slice(base, start, stop)
+        if idx is None:
+            raise PlanError("an index needs a value inside [ ]")
+        return n.Index(base, _compile(idx, scope))
+    for cls, op in _ARITH.items():
+        if type(node) is cls:
+            left, right = _compile(node.this, scope), _compile(node.expression, scope)
+            _check_arith(op, left, right, node)
+            return n.Arith(op, left, right)
+    for cls, op in _COMPARE.items():
+        if type(node) is cls:
+            left, right = _compile(node.this, scope), _compile(node.expression, scope)
+            _check_compare(op, left, right, node)
+            return n.Compare(op, left, right)
+    if isinstance(node, exp.And):
+        return n.And(_compile(node.this, scope), _compile(node.expression, scope))
+    if isinstance(node, exp.Or):
+        return n.Or(_compile(node.this, scope), _compile(node.expression, scope))
+    if isinstance(node, exp.Neg):
+        return n.Neg(_compile(node.this, scope))
+    if isinstance(node, exp.Not):
+        inner = node.this
+        if isinstance(inner, exp.Paren) and isinstance(inner.this, exp.In | exp.Between | exp.Like | exp.Is):
+            inner = inner.this
+        if isinstance(inner, exp.Is):
+            return _is(inner, scope, negate=True)
+        if isinstance(inner, exp.In):
+            return _in(inner, scope, negate=not inner.args.get("negate", False))
+        if isinstance(inner, exp.Between):
+            return _between(inner, scope, negate=not inner.args.get("negate", False))
+        if isinstance(inner, exp.Like):
+            return _like(inner, scope, negate=not inner.args.get("negate", False))
+        return n.Not(_compile(inner, scope))
+    if isinstance(node, exp.Is):
+        return _is(node, scope, negate=False)
+    if isinstance(node, exp.In):
+        return _in(node, scope, negate=bool(node.args.get("negate")))
+    if isinstance(node, exp.Between):
+        return _between(node, scope, negate=bool(node.args.get("negate")))
+    if isinstance(node, exp.Like):
+        return _like(node, scope, negate=bool(node.args.get("negate")))
+    if isinstance(node, exp.Case):
+        operand = _compile(node.this, scope) if node.this is not None else None
+        whens = [(_compile(i.this, scope), _compile(i.args["true"], scope)) for i in node.args.get("ifs", [])]
+        default = node.args.get("default")
+        return n.Case(operand, whens, _compile(default, scope) if default is not None else None)
+    if isinstance(node, exp.Anonymous):
+        return _call(node, scope)
+    if isinstance(node, exp.Identifier):
+        return _column(exp.Column(this=node), scope)
+    if isinstance(node, exp.Star):
+        raise PlanError("* is only allowed as a SELECT field or in count(*)")
+    raise PlanError(f"unsupported expression: {node.sql()}",
+                    hint="see docs for the SQL kuiper supports (eKuiper's dialect)")
+
+
+def _literal(node: exp.Literal) -> Any:
+    if node.is_string:
+        return node.this
+    text = node.this
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _parts(node: exp.Expression) -> list[str]:
+    if isinstance(node, exp.Dot):
+        return _parts(node.this) + [node.expression.name]
+    if isinstance(node, exp.Column):
+        return [p.name for p in node.parts]
+    if isinstance(node, exp.Identifier):
+        return [node.name]
+    raise PlanError(f"unsupported field reference: {node.sql()}")
+
+
+def _column(node: exp.Expression, scope: Scope) -> n.Node:
+    parts = _parts(node)
+    stream: StreamDef | None = None
+    if len(parts) > 1 and parts[0] in scope.streams:
+        stream = scope.streams[parts[0]]
+        parts = parts[1:]
+    name, nested = parts[0], parts[1:]
+    base: n.Node
+    if stream is None and name in scope.aliases:
+        base = n.AliasRef(name, scope.aliases[name])
+    else:
+        if stream is None:
+            stream = scope.streams[scope.default]
+        kind: str | None = None
+        if not stream.schemaless:
+            fdef = stream.field(name)
+            if fdef is None:
+                known = ", ".join(f.name for f in stream.fields)
+                raise PlanError(f"unknown field '{name}' in stream {stream.name}",
+                                hint=f"declared fields are: {known}")
+            kind = fdef.kind if fdef.kind in _TYPE_NAMES else None
+        scope.use(stream.name, name)
+        base = n.FieldRef(name, kind)
+    for key in nested:
+        base = n.Nested(base, key)
+    return base
+
+
+def _is(node: exp.Is, scope: Scope, negate: bool) -> n.Node:
+    if not isinstance(node.expression, exp.Null):
+        raise PlanError(f"IS needs NULL: {node.sql()}")
+    return n.IsNull(_compile(node.this, scope), negate)
+
+
+def _in(node: exp.In, scope: Scope, negate: bool) -> n.Node:
+    operand = _compile(node.this, scope)
+    arr = node.args.get("field")
+    if arr is not None:
+        return n.In(operand, None, _compile(arr, scope), negate)
+    if node.args.get("query") is not None:
+        raise PlanError("subqueries are not supported in IN")
+    items = [_compile(e, scope) for e in node.expressions]
+    if len(items) == 1 and not isinstance(items[0], n.Const):
+        return n.In(operand, None, items[0], negate)
+    return n.In(operand, [fold(i) for i in items], None, negate)
+
+
+def _between(node: exp.Between, scope: Scope, negate: bool) -> n.Node:
+    return n.Between(_compile(node.this, scope), fold(_compile(node.args["low"], scope)),
+                     fold(_compile(node.args["high"], scope)), negate)
+
+
+def _like(node: exp.Like, scope: Scope, negate: bool) -> n.Node:
+    operand = _compile(node.this, scope)
+    if operand.kind is not None and operand.kind != STRING:
+        raise PlanError(f"LIKE needs a string, got {operand.kind}: {node.sql()}")
+    return n.Like(operand, fold(_compile(node.expression, scope)), negate)
+
+
+def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
+    name = str(node.this)
+    lname = name.lower()
+    args = list(node.expressions)
+    if lname in _META_FUNCS:
+        scope.uses_meta = True
+        if len(args) != 1:
+            raise PlanError(f"{name}() takes exactly one argument, e.g. meta(topic)")
+        arg = args[0]
+        if isinstance(arg, exp.Star):
+            return n.MetaRef(None)
+        parts = _parts(arg) if isinstance(arg, exp.Column | exp.Dot | exp.Identifier) else None
+        if not parts:
+            raise PlanError(f"{name}() takes a metadata key, e.g. meta(topic)")
+        if len(parts) > 1 and parts[0] in scope.streams:
+            parts = parts[1:]
+        base: n.Node = n.MetaRef(parts[0])
+        for key in parts[1:]:
+            base = n.Nested(base, key)
+        return base
+    registry = scope.registry
+    fdef = registry.lookup(name) if registry is not None else None
+    if fdef is None:
+        raise PlanError(f"unknown function {name}",
+                        hint="a built-in, an installed function plugin or an external service function")
+    if getattr(fdef, "is_aggregate", False):
+        raise PlanError(f"aggregate function {name} needs GROUP BY or a window",
+                        hint="aggregates and windows are planned by the window planner")
+    nargs = len(args)
+    lo, hi = fdef.min_args, fdef.max_args
+    if nargs < lo or (hi is not None and nargs > hi):
+        want = f"{lo}" if hi == lo else f"{lo} to {hi}" if hi is not None else f"at least {lo}"
+        raise PlanError(f"function {name} takes {want} arguments, got {nargs}")
+    compiled = [fold(_compile(a, scope)) if not isinstance(a, exp.Star) else n.Const(None) for a in args]
+    validate = getattr(fdef, "validate", None)
+    if validate is not None:
+        msg = validate([c.value if isinstance(c, n.Const) else c for c in compiled])
+        if msg:
+            raise PlanError(f"{name}: {msg}")
+    call = n.Call(lname, fdef, compiled)
+    if lname in _NON_DETERMINISTIC:
+        call.deterministic = False  # type: ignore[attr-defined]
+    return call
+
+
+def _kind_name(k: str | None) -> str:
+    return _TYPE_NAMES.get(k or "", k or "any")
+
+
+def _check_arith(op: str, left: n.Node, right: n.Node, node: exp.Expression) -> None:
+    for side in (left, right):
+        if side.kind is not None and side.kind not in NUMERIC:
+            raise PlanError(
+                f"invalid operation: {_kind_name(left.kind)} {op} {_kind_name(right.kind)} in "
+                f"'{node.sql()}'", hint="arithmetic needs numbers; use cast() to convert")
+
+
+def _check_compare(op: str, left: n.Node, right: n.Node, node: exp.Expression) -> None:
+    lk, rk = left.kind, right.kind
+    if lk is None or rk is None or lk == rk:
+        return
+    if lk in NUMERIC and rk in NUMERIC:
+        return
+    if DATETIME in (lk, rk) and {lk, rk} <= {DATETIME, STRING, BIGINT, FLOAT}:
+        return
+    raise PlanError(f"invalid comparison: {_kind_name(lk)} {op} {_kind_name(rk)} in '{node.sql()}'",
+                    hint="compare values of the same type, or cast() one side")
+
+
+def fold(node: n.Node) -> n.Node:
+    """Constant folding: a deterministic node whose inputs are all constants becomes a Const."""
+    if isinstance(node, n.Const | n.FieldRef | n.AliasRef | n.MetaRef):
+        return node
+    kids = node.children()
+    if not kids or not all(isinstance(k, n.Const) for k in kids):
+        return node
+    if getattr(node, "deterministic", True) is False:
+        return node
+    one = Batch({}, 1)
+    ec = n.EvalContext(one)
+    try:
+        col = node.eval(ec)
+    except Exception:  # noqa: BLE001 - leave it to run time, where the error is reported per row
+        return node
+    if ec.errors.any:
+        return node
+    value = col.to_pylist()[0]
+    if isinstance(value, np.generic):
+        value = value.item()
+    folded = n.Const(value)
+    if value is None and node.kind:
+        folded.kind = node.kind
+    elif value is not None:
+        folded.kind = kind_of(value) if node.kind in (None, ANY) else node.kind
+    return folded

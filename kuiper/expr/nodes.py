@@ -1,0 +1,540 @@
+"""Compiled expression nodes: each evaluates a whole batch to a Column, never row by row
+except for dynamic (schemaless) values and nested JSON access."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kuiper.api.batch import ANY, ARRAY, BOOLEAN, STRING, STRUCT, Batch, Column, kind_of
+from kuiper.expr import ops
+from kuiper.expr.nulls import bool_column, truth
+
+
+@dataclass(slots=True)
+class EvalContext:
+    """What one evaluation of a batch carries: the rows, earlier aliases, row errors."""
+
+    batch: Batch
+    env: dict[str, Column] = field(default_factory=dict)
+    errors: ops.RowErrors | None = None
+    func_ctx: Any = None
+
+    def __post_init__(self) -> None:
+        if self.errors is None:
+            self.errors = ops.RowErrors(self.batch.n)
+
+    @property
+    def n(self) -> int:
+        return self.batch.n
+
+
+class Node:
+    """A compiled expression. `kind` is the static result kind when known, else None."""
+
+    kind: str | None = None
+
+    def eval(self, ec: EvalContext) -> Column:
+        raise NotImplementedError
+
+    def children(self) -> tuple[Node, ...]:
+        return ()
+
+    def evaluate(self, batch: Batch) -> Column:
+        """Evaluate over a batch (public entry; row errors leave nils)."""
+        return self.eval(EvalContext(batch))
+
+
+class Const(Node):
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.kind = None if value is None else kind_of(value)
+
+    def eval(self, ec: EvalContext) -> Column:
+        return Column.constant(self.value, ec.n)
+
+    def __repr__(self) -> str:
+        return f"Const({self.value!r})"
+
+
+class FieldRef(Node):
+    """A stream field by its column name in the batch."""
+
+    def __init__(self, column: str, kind: str | None) -> None:
+        self.column = column
+        self.kind = kind
+
+    def eval(self, ec: EvalContext) -> Column:
+        col = ec.batch.columns.get(self.column)
+        return col if col is not None else Column.nulls(ec.n, self.kind or ANY)
+
+    def __repr__(self) -> str:
+        return f"FieldRef({self.column})"
+
+
+class AliasRef(Node):
+    """A SELECT alias reused by a later field."""
+
+    def __init__(self, name: str, kind: str | None) -> None:
+        self.name = name
+        self.kind = kind
+
+    def eval(self, ec: EvalContext) -> Column:
+        return ec.env[self.name]
+
+
+class MetaRef(Node):
+    """meta(key): a message's metadata (topic, messageId, …); meta(*) is all of it."""
+
+    def __init__(self, key: str | None) -> None:
+        self.key = key
+        self.kind = None if key else STRUCT
+
+    def eval(self, ec: EvalContext) -> Column:
+        if self.key is None:
+            return Column(STRUCT, np.array(ec.batch.meta_rows() + [None], dtype=object)[:-1])
+        col = ec.batch.meta.get(self.key)
+        return col if col is not None else Column.nulls(ec.n)
+
+
+def _rowwise(values: np.ndarray, valid: np.ndarray | None, fn) -> Column:
+    out: list[Any] = [None] * len(values)
+    rows = range(len(values)) if valid is None else np.flatnonzero(valid).tolist()
+    for i in rows:
+        out[i] = fn(values[i])
+    return Column.from_values(out)
+
+
+class Nested(Node):
+    """`a->b` / `a.b`: a key of a struct value; nil when the parent is nil or not an object."""
+
+    def __init__(self, base: Node, key: str) -> None:
+        self.base = base
+        self.key = key
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.base,)
+
+    def eval(self, ec: EvalContext) -> Column:
+        col = self.base.eval(ec)
+        key = self.key
+        return _rowwise(col.decoded(), col.valid, lambda v: v.get(key) if isinstance(v, dict) else None)
+
+
+class Index(Node):
+    """`a[i]`: an array element (negative counts from the end); nil when out of range."""
+
+    def __init__(self, base: Node, index: Node) -> None:
+        self.base = base
+        self.index = index
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.base, self.index)
+
+    def eval(self, ec: EvalContext) -> Column:
+        col = self.base.eval(ec)
+        idx = self.index.eval(ec)
+        vals = col.decoded()
+        ivals = idx.decoded()
+        ivalid = idx.validity()
+        out: list[Any] = [None] * ec.n
+        rows = range(ec.n) if col.valid is None else np.flatnonzero(col.valid).tolist()
+        for r in rows:
+            v = vals[r]
+            if not ivalid[r]:
+                continue
+            i = ivals[r]
+            if isinstance(v, list) and isinstance(i, int | np.integer) and not isinstance(i, bool):
+                i = int(i)
+                if -len(v) <= i < len(v):
+                    out[r] = v[i]
+                else:
+                    ec.errors.fail_row(r, f"index out of range: {i} (array of {len(v)})")
+            elif isinstance(v, dict) and isinstance(i, str):
+                out[r] = v.get(i)
+        return Column.from_values(out)
+
+
+class Slice(Node):
+    """`a[from:to]`: a sub-array (to exclusive, either end optional)."""
+
+    def __init__(self, base: Node, start: Node | None, stop: Node | None) -> None:
+        self.base = base
+        self.start = start
+        self.stop = stop
+
+    def children(self) -> tuple[Node, ...]:
+        return tuple(x for x in (self.base, self.start, self.stop) if x is not None)
+
+    def eval(self, ec: EvalContext) -> Column:
+        col = self.base.eval(ec)
+        starts = self.start.eval(ec).to_pylist() if self.start else [None] * ec.n
+        stops = self.stop.eval(ec).to_pylist() if self.stop else [None] * ec.n
+        vals = col.decoded()
+        out: list[Any] = [None] * ec.n
+        rows = range(ec.n) if col.valid is None else np.flatnonzero(col.valid).tolist()
+        for r in rows:
+            v = vals[r]
+            if isinstance(v, list | str):
+                out[r] = v[starts[r]:stops[r]]
+        return Column(ARRAY if col.kind != STRING else STRING, np.array(out + [None], dtype=object)[:-1],
+                      np.array([o is not None for o in out], dtype=np.bool_))
+
+
+class Arith(Node):
+    def __init__(self, op: str, left: Node, right: Node) -> None:
+        self.op = op
+        self.left = left
+        self.right = right
+        lk, rk = left.kind, right.kind
+        if lk in ops.NUMERIC and rk in ops.NUMERIC:
+            self.kind = "float" if "float" in (lk, rk) else "bigint"
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.left, self.right)
+
+    def eval(self, ec: EvalContext) -> Column:
+        return ops.arith(self.op, self.left.eval(ec), self.right.eval(ec), ec.errors)
+
+
+class Neg(Node):
+    def __init__(self, operand: Node) -> None:
+        self.operand = operand
+        self.kind = operand.kind
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.operand,)
+
+    def eval(self, ec: EvalContext) -> Column:
+        col = self.operand.eval(ec)
+        if col.kind in ops.NUMERIC:
+            return Column(col.kind, -col.values, col.valid)
+        return ops.arith("-", Column.constant(0, ec.n), col, ec.errors)
+
+
+class Compare(Node):
+    kind = BOOLEAN
+
+    def __init__(self, op: str, left: Node, right: Node) -> None:
+        self.op = op
+        self.left = left
+        self.right = right
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.left, self.right)
+
+    def eval(self, ec: EvalContext) -> Column:
+        res = ops.compare(
+            self.op, self.left.eval(ec), self.right.eval(ec), ec.errors,
+            a_const=isinstance(self.left, Const), b_const=isinstance(self.right, Const),
+        )
+        return bool_column(res)
+
+
+class And(Node):
+    kind = BOOLEAN
+
+    def __init__(self, left: Node, right: Node) -> None:
+        self.left = left
+        self.right = right
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.left, self.right)
+
+    def eval(self, ec: EvalContext) -> Column:
+        return bool_column(truth(self.left.eval(ec)) & truth(self.right.eval(ec)))
+
+
+class Or(Node):
+    kind = BOOLEAN
+
+    def __init__(self, left: Node, right: Node) -> None:
+        self.left = left
+        self.right = right
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.left, self.right)
+
+    def eval(self, ec: EvalContext) -> Column:
+        return bool_column(truth(self.left.eval(ec)) | truth(self.right.eval(ec)))
+
+
+class Not(Node):
+    kind = BOOLEAN
+
+    def __init__(self, operand: Node) -> None:
+        self.operand = operand
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.operand,)
+
+    def eval(self, ec: EvalContext) -> Column:
+        return bool_column(~truth(self.operand.eval(ec)))
+
+
+class IsNull(Node):
+    kind = BOOLEAN
+
+    def __init__(self, operand: Node, negate: bool) -> None:
+        self.operand = operand
+        self.negate = negate
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.operand,)
+
+    def eval(self, ec: EvalContext) -> Column:
+        valid = self.operand.eval(ec).validity()
+        return bool_column(valid.copy() if self.negate else ~valid)
+
+
+class In(Node):
+    """`x [NOT] IN (a, b, …)` or `x [NOT] IN arrayExpr`; nil x gives false either way."""
+
+    kind = BOOLEAN
+
+    def __init__(self, operand: Node, items: list[Node] | None, array: Node | None, negate: bool) -> None:
+        self.operand = operand
+        self.items = items
+        self.array = array
+        self.negate = negate
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.operand, *(self.items or ()), *((self.array,) if self.array else ()))
+
+    def eval(self, ec: EvalContext) -> Column:
+        col = self.operand.eval(ec)
+        valid = col.validity()
+        if self.items is not None and all(isinstance(i, Const) for i in self.items):
+            consts = [i.value for i in self.items if i.value is not None]
+            if col.dictionary is not None:
+                members = set(c for c in consts if isinstance(c, str))
+                lut = np.fromiter((s in members for s in col.dictionary), dtype=np.bool_,
+                                  count=len(col.dictionary))
+                res = lut[col.values] if len(lut) else np.zeros(ec.n, dtype=np.bool_)
+            elif col.kind in ops.NUMERIC and all(kind_of(c) in ("bigint", "float") for c in consts):
+                res = np.isin(col.values, np.array(consts)) if consts else np.zeros(ec.n, dtype=np.bool_)
+            else:
+                res = np.fromiter((_member(v, consts) for v in col.decoded()), dtype=np.bool_,
+                                  count=ec.n)
+        else:
+            vals = col.decoded()
+            if self.items is not None:
+                lists = list(zip(*[i.eval(ec).to_pylist() for i in self.items], strict=True)) or [
+                    ()
+                ] * ec.n
+            else:
+                lists = self.array.eval(ec).to_pylist()
+            res = np.fromiter(
+                (isinstance(lst, list | tuple) and _member(vals[r], lst) for r, lst in enumerate(lists)),
+                dtype=np.bool_, count=ec.n,
+            )
+        res = res & valid
+        if self.negate:
+            res = ~res & valid
+        return bool_column(res)
+
+
+def _member(v: Any, items: Any) -> bool:
+    for it in items:
+        if it is None or v is None:
+            continue
+        if isinstance(v, bool) != isinstance(it, bool):
+            continue
+        try:
+            if v == it:
+                return True
+        except TypeError:
+            continue
+    return False
+
+
+class Between(Node):
+    kind = BOOLEAN
+
+    def __init__(self, operand: Node, low: Node, high: Node, negate: bool) -> None:
+        self.operand = operand
+        self.low = low
+        self.high = high
+        self.negate = negate
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.operand, self.low, self.high)
+
+    def eval(self, ec: EvalContext) -> Column:
+        x = self.operand.eval(ec)
+        lo = ops.compare(">=", x, self.low.eval(ec), ec.errors, b_const=isinstance(self.low, Const))
+        hi = ops.compare("<=", x, self.high.eval(ec), ec.errors, b_const=isinstance(self.high, Const))
+        res = lo & hi
+        if self.negate:
+            valid = x.validity()
+            res = ~res & valid
+        return bool_column(res)
+
+
+def like_to_regex(pattern: str) -> re.Pattern[str]:
+    """SQL LIKE (`%` any run, `_` one character, `\\` escapes) as an anchored regex."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if c == "%" else "." if c == "_" else re.escape(c))
+        i += 1
+    return re.compile("".join(out), re.DOTALL)
+
+
+class Like(Node):
+    kind = BOOLEAN
+
+    def __init__(self, operand: Node, pattern: Node, negate: bool) -> None:
+        self.operand = operand
+        self.pattern = pattern
+        self.negate = negate
+        self._regex = like_to_regex(pattern.value) if isinstance(pattern, Const) and isinstance(
+            pattern.value, str) else None
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.operand, self.pattern)
+
+    def eval(self, ec: EvalContext) -> Column:
+        col = self.operand.eval(ec)
+        valid = col.validity()
+        if self._regex is not None:
+            rx = self._regex
+            if col.dictionary is not None:
+                lut = np.fromiter((rx.fullmatch(s) is not None for s in col.dictionary),
+                                  dtype=np.bool_, count=len(col.dictionary))
+                res = lut[col.values] if len(lut) else np.zeros(ec.n, dtype=np.bool_)
+            else:
+                res = np.fromiter((isinstance(s, str) and rx.fullmatch(s) is not None
+                                   for s in col.decoded()), dtype=np.bool_, count=ec.n)
+        else:
+            pats = self.pattern.eval(ec).to_pylist()
+            vals = col.decoded()
+            res = np.fromiter(
+                (isinstance(vals[r], str) and isinstance(p, str)
+                 and like_to_regex(p).fullmatch(vals[r]) is not None for r, p in enumerate(pats)),
+                dtype=np.bool_, count=ec.n)
+        res = res & valid
+        if self.negate:
+            res = ~res & valid
+        return bool_column(res)
+
+
+class Case(Node):
+    """Searched CASE (conditions) or simple CASE (`operand` compared with each WHEN value).
+    Each THEN is evaluated only on the rows it selects, so a branch can't fail other rows."""
+
+    def __init__(self, operand: Node | None, whens: list[tuple[Node, Node]], default: Node | None) -> None:
+        self.operand = operand
+        self.whens = whens
+        self.default = default
+        kinds = {t.kind for _, t in whens} | ({default.kind} if default else set())
+        self.kind = kinds.pop() if len(kinds) == 1 else None
+
+    def children(self) -> tuple[Node, ...]:
+        out: list[Node] = [self.operand] if self.operand else []
+        for w, t in self.whens:
+            out += [w, t]
+        if self.default:
+            out.append(self.default)
+        return tuple(out)
+
+    def eval(self, ec: EvalContext) -> Column:
+        n = ec.n
+        remaining = np.ones(n, dtype=np.bool_)
+        parts: list[tuple[np.ndarray, Node]] = []
+        base = self.operand.eval(ec) if self.operand else None
+        for when, then in self.whens:
+            if base is not None:
+                cond = ops.compare("=", base, when.eval(ec), ec.errors, b_const=isinstance(when, Const))
+            else:
+                cond = truth(when.eval(ec))
+            hit = cond & remaining
+            if hit.any():
+                parts.append((hit, then))
+                remaining &= ~hit
+        if self.default is not None and remaining.any():
+            parts.append((remaining, self.default))
+        return _scatter(ec, parts, self.kind)
+
+
+def _scatter(ec: EvalContext, parts: list[tuple[np.ndarray, Node]], kind: str | None) -> Column:
+    n = ec.n
+    if not parts:
+        return Column.nulls(n, kind or ANY)
+    if len(parts) == 1 and parts[0][0].all():
+        return parts[0][1].eval(ec)
+    results = []
+    for mask, node in parts:
+        idx = np.flatnonzero(mask)
+        sub = EvalContext(ec.batch.take(idx), {k: v.take(idx) for k, v in ec.env.items()},
+                          func_ctx=ec.func_ctx)
+        col = node.eval(sub)
+        if sub.errors.any:
+            full = np.zeros(n, dtype=np.bool_)
+            full[idx[sub.errors.mask]] = True
+            ec.errors.fail(full, "; ".join(sub.errors.messages))
+        results.append((idx, col))
+    kinds = {c.kind for _, c in results}
+    valid = np.zeros(n, dtype=np.bool_)
+    if len(kinds) == 1 and (k := kinds.pop()) in ("bigint", "float", "boolean", "datetime"):
+        out = np.zeros(n, dtype=results[0][1].values.dtype)
+        for idx, col in results:
+            out[idx] = col.values
+            valid[idx] = col.validity()
+        return Column(k, out, valid)
+    obj = np.full(n, None, dtype=object)
+    for idx, col in results:
+        obj[idx] = col.decoded()
+        valid[idx] = col.validity()
+    final_kind = results[0][1].kind if len({c.kind for _, c in results}) == 1 else ANY
+    return Column(final_kind, obj, valid)
+
+
+class Call(Node):
+    """A scalar function from the registry, evaluated over whole columns."""
+
+    def __init__(self, name: str, fdef: Any, args: list[Node]) -> None:
+        self.name = name
+        self.fdef = fdef
+        self.args = args
+        self.kind = getattr(fdef, "return_kind", None)
+
+    def children(self) -> tuple[Node, ...]:
+        return tuple(self.args)
+
+    def eval(self, ec: EvalContext) -> Column:
+        from kuiper.errors import EvalError
+
+        cols = [a.eval(ec) for a in self.args]
+        try:
+            return self.fdef.exec_batch(cols, ec.n, ec.func_ctx)
+        except EvalError as e:
+            if ec.n == 1:
+                ec.errors.fail(np.ones(1, dtype=np.bool_), str(e))
+                return Column.nulls(1)
+            # find the failing rows one by one so the other rows still produce results
+            out: list[Any] = [None] * ec.n
+            for r in range(ec.n):
+                try:
+                    out[r] = self.fdef.exec_batch([c.slice(r, r + 1) for c in cols], 1,
+                                                  ec.func_ctx).to_pylist()[0]
+                except EvalError as e1:
+                    ec.errors.fail_row(r, str(e1))
+            return Column.from_values(out)
+
+    def __repr__(self) -> str:
+        return f"Call({self.name}, {self.args})"
+
+
+__all__ = [
+    "EvalContext", "Node", "Const", "FieldRef", "AliasRef", "MetaRef", "Nested", "Index", "Slice",
+    "Arith", "Neg", "Compare", "And", "Or", "Not", "IsNull", "In", "Between", "Like", "Case",
+    "Call", "STRUCT",
+]

@@ -1,0 +1,48 @@
+"""The operator protocol: a pure Batch -> Batch transform with optional timers and end-of-input."""
+from __future__ import annotations
+
+from kuiper.api.batch import Batch
+
+
+class Operator:
+    """One step of a rule's pipeline. Pure: no IO, no asyncio, no sqlglot.
+
+    `name` is eKuiper's stable op name ("2_filter", "3_project"), used in metrics
+    (`op_2_filter_0_records_in_total`), explain output and tests.
+
+    Expressions can fail on single rows (division by zero, a bad type in a schemaless field):
+    such rows are dropped from the output and reported through `report_errors`; the runtime
+    calls `take_errors()` after each call, counts them as exceptions and logs them (or sends
+    them to the sinks with the rule option sendError).
+    """
+
+    name: str = "op"
+    _row_errors: list[tuple[int, str]] | None = None
+
+    def process(self, batch: Batch) -> Batch | None:
+        """Transform one batch; None (or an empty batch) means nothing goes downstream."""
+        return batch
+
+    def on_time(self, now_ms: int) -> Batch | None:
+        """Called by the runtime's clock for operators with timers (windows)."""
+        return None
+
+    def finish(self) -> Batch | None:
+        """End of input: flush whatever is held (open windows close)."""
+        return None
+
+    @property
+    def needs_timer(self) -> bool:
+        return False
+
+    def report_errors(self, count: int, messages: list[str]) -> None:
+        if count:
+            if self._row_errors is None:
+                self._row_errors = []
+            self._row_errors.append((count, "; ".join(dict.fromkeys(messages))))
+
+    def take_errors(self) -> list[tuple[int, str]]:
+        """(rows failed, message) pairs since the last call."""
+        errs = self._row_errors or []
+        self._row_errors = None
+        return errs

@@ -1,0 +1,140 @@
+"""Rule SQL -> PhysicalPlan: one small function per clause, ops named as eKuiper does."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlglot import exp
+
+from kuiper.catalog.catalog import Catalog
+from kuiper.catalog.defs import RuleDef, StreamDef
+from kuiper.errors import PlanError
+from kuiper.expr.compile import Scope, compile_expression
+from kuiper.operators.base import Operator
+from kuiper.operators.filter import FilterOp
+from kuiper.operators.project import ProjectOp, SelectField
+from kuiper.planner.physical import PhysicalPlan, SourceSpec
+from kuiper.sql import Query, parse
+from kuiper.sql.expressions import Arrow
+
+DEFAULT_FIELD_PREFIX = "kuiper_field_"
+
+
+def default_registry() -> Any:
+    from kuiper.functions.registry import default_registry as reg
+
+    return reg() if callable(reg) else reg
+
+
+def plan_rule(rule: RuleDef, catalog: Catalog, registry: Any = None) -> PhysicalPlan:
+    """Plan a rule's SQL against the catalog's streams."""
+    stmt = parse(rule.sql)
+    if not isinstance(stmt, Query):
+        raise PlanError(f"rule {rule.id}: sql must be a SELECT statement",
+                        hint="streams are created with CREATE STREAM, rules hold a SELECT")
+    return plan_query(rule, stmt.select, catalog, registry)
+
+
+def plan_query(rule: RuleDef, select: exp.Select, catalog: Catalog, registry: Any = None) -> PhysicalPlan:
+    if registry is None:
+        registry = default_registry()
+    stream, alias = _from(select, catalog)
+    _reject_unsupported(select)
+    streams = {stream.name: stream}
+    if alias:
+        streams[alias] = stream
+    scope = Scope(streams=streams, default=stream.name, registry=registry)
+    ops: list[Operator] = []
+    where = select.args.get("where")
+    if where is not None:
+        ops.append(FilterOp(_op_name(ops, "filter"), compile_expression(where.this, scope)))
+    fields, wants_all = _select_fields(select, scope)
+    limit = _limit(select)
+    ops.append(ProjectOp(_op_name(ops, "project"), fields, limit))
+    needed = None if wants_all else sorted(scope.used_fields.get(stream.name, set()))
+    if needed is not None and not stream.schemaless:
+        order = [f.name for f in stream.fields]
+        needed.sort(key=order.index)
+    plan = PhysicalPlan(rule=rule, sources=[SourceSpec(stream, needed, alias)], operators=ops)
+    plan.explain = [{"op": o.name, "type": type(o).__name__} for o in ops]
+    return plan
+
+
+def _op_name(ops: list[Operator], kind: str) -> str:
+    return f"{len(ops) + 2}_{kind}"
+
+
+def _from(select: exp.Select, catalog: Catalog) -> tuple[StreamDef, str]:
+    from_ = select.args.get("from_") or select.args.get("from")
+    if from_ is None:
+        raise PlanError("the rule's SELECT has no FROM clause", hint="SELECT … FROM myStream")
+    table = from_.this
+    if not isinstance(table, exp.Table):
+        raise PlanError(f"FROM must name a stream: {table.sql()}")
+    if select.args.get("joins"):
+        raise PlanError("joins are not supported yet", hint="stream/table joins land with issue 6")
+    stream = catalog.get_stream(table.name)
+    if stream.is_table:
+        raise PlanError(f"{stream.name} is a table: a rule reads a stream (tables join to streams)")
+    return stream, table.alias or ""
+
+
+def _reject_unsupported(select: exp.Select) -> None:
+    if select.args.get("group"):
+        raise PlanError("GROUP BY and windows are not supported yet",
+                        hint="windows and aggregates land with issue 6")
+    if select.args.get("having"):
+        raise PlanError("HAVING needs GROUP BY or a window")
+
+
+def _limit(select: exp.Select) -> int | None:
+    lim = select.args.get("limit")
+    if lim is None:
+        return None
+    value = lim.expression if lim.expression is not None else lim.this
+    if not isinstance(value, exp.Literal) or value.is_string:
+        raise PlanError(f"LIMIT takes a whole number, got {value.sql()}")
+    return int(value.this)
+
+
+def _field_name(node: exp.Expression) -> str | None:
+    if isinstance(node, exp.Column):
+        return node.name
+    if isinstance(node, exp.Dot):
+        return node.expression.name
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).lower()
+    if isinstance(node, Arrow):
+        return None
+    return None
+
+
+def _select_fields(select: exp.Select, scope: Scope) -> tuple[list[SelectField], bool]:
+    fields: list[SelectField] = []
+    wants_all = False
+    taken: set[str] = set()
+    for item in select.expressions:
+        if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star)):
+            star = item if isinstance(item, exp.Star) else item.this
+            wants_all = True
+            excepts = tuple(e.name for e in (star.args.get("except_") or star.args.get("except") or []))
+            replaces = []
+            for r in star.args.get("replace") or []:
+                if not isinstance(r, exp.Alias):
+                    raise PlanError(f"* REPLACE needs 'expr AS name': {r.sql()}")
+                replaces.append((r.alias, compile_expression(r.this, scope)))
+            fields.append(SelectField("*", None, excepts, replaces))
+            continue
+        alias = item.alias if isinstance(item, exp.Alias) else None
+        body = item.this if isinstance(item, exp.Alias) else item
+        node = compile_expression(body, scope)
+        name = alias or _field_name(body)
+        if not name or name in taken and not alias:
+            i = 0
+            while f"{DEFAULT_FIELD_PREFIX}{i}" in taken:
+                i += 1
+            name = f"{DEFAULT_FIELD_PREFIX}{i}"
+        taken.add(name)
+        fields.append(SelectField(name, node))
+        if alias:
+            scope.aliases[alias] = node.kind
+    return fields, wants_all
