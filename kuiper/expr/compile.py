@@ -51,6 +51,11 @@ def compile_expression(node: exp.Expression, scope: Scope) -> n.Node:
 
 
 def _compile(node: exp.Expression, scope: Scope) -> n.Node:
+    """Compile bottom-up, folding each constant subtree as soon as it is built."""
+    return fold(_build(node, scope))
+
+
+def _build(node: exp.Expression, scope: Scope) -> n.Node:
     if isinstance(node, exp.Paren):
         return _compile(node.this, scope)
     if isinstance(node, exp.Literal):
