@@ -64,6 +64,8 @@ def _build(node: exp.Expression, scope: Scope) -> n.Node:
         return n.Const(bool(node.this))
     if isinstance(node, exp.Null):
         return n.Const(None)
+    if isinstance(node, exp.Dot) and not _is_name_chain(node):
+        return n.Nested(_compile(node.this, scope), node.expression.name)
     if isinstance(node, exp.Column | exp.Dot):
         return _column(node, scope)
     if isinstance(node, Arrow):
@@ -139,6 +141,12 @@ def _literal(node: exp.Literal) -> Any:
         return int(text)
     except ValueError:
         return float(text)
+
+
+def _is_name_chain(node: exp.Expression) -> bool:
+    while isinstance(node, exp.Dot):
+        node = node.this
+    return isinstance(node, exp.Column | exp.Identifier)
 
 
 def _parts(node: exp.Expression) -> list[str]:
