@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from sqlglot import exp
 
-from kuiper.api.batch import ANY, BIGINT, BOOLEAN, DATETIME, FLOAT, STRING, Batch, kind_of
+from kuiper.api.batch import ANY, BIGINT, BOOLEAN, DATETIME, FLOAT, STRING, Batch, Column, kind_of
 from kuiper.catalog.defs import StreamDef
 from kuiper.errors import PlanError
 from kuiper.expr import nodes as n
@@ -37,6 +37,10 @@ class Scope:
     aliases: dict[str, str | None] = field(default_factory=dict)
     used_fields: dict[str, set[str]] = field(default_factory=dict)
     uses_meta: bool = False
+    # planner hooks (issue 6): calls these collectors handle compile to references to columns
+    # that an aggregate / analytic operator computes (`handles(name)`, `add(call, scope)`)
+    aggregates: Any = None
+    analytics: Any = None
 
     def stream_of(self, qualifier: str | None) -> StreamDef | None:
         return self.streams.get(qualifier) if qualifier else None
@@ -125,6 +129,8 @@ def _build(node: exp.Expression, scope: Scope) -> n.Node:
         return n.Case(operand, whens, _compile(default, scope) if default is not None else None)
     if isinstance(node, exp.Anonymous):
         return _call(node, scope)
+    if isinstance(node, exp.Window) and scope.analytics is not None:
+        return scope.analytics.add(node, scope)
     if isinstance(node, exp.Identifier):
         return _column(exp.Column(this=node), scope)
     if isinstance(node, exp.Star):
@@ -238,6 +244,13 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
         for key in parts[1:]:
             base = n.Nested(base, key)
         return base
+    if lname in ("window_start", "window_end"):
+        if args:
+            raise PlanError(f"{name}() takes no arguments")
+        return WindowBound(lname)
+    for hook in (scope.aggregates, scope.analytics):
+        if hook is not None and hook.handles(lname):
+            return hook.add(node, scope)
     registry = scope.registry
     fdef = registry.lookup(name) if registry is not None else None
     if fdef is None:
@@ -246,21 +259,30 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
     if getattr(fdef, "is_aggregate", False):
         raise PlanError(f"aggregate function {name} needs GROUP BY or a window",
                         hint="aggregates and windows are planned by the window planner")
-    nargs = len(args)
-    lo, hi = fdef.min_args, fdef.max_args
-    if nargs < lo or (hi is not None and nargs > hi):
-        want = f"{lo}" if hi == lo else f"{lo} to {hi}" if hi is not None else f"at least {lo}"
-        raise PlanError(f"function {name} takes {want} arguments, got {nargs}")
     compiled = [fold(_compile(a, scope)) if not isinstance(a, exp.Star) else n.Const(None) for a in args]
-    validate = getattr(fdef, "validate", None)
-    if validate is not None:
-        msg = validate([c.value if isinstance(c, n.Const) else c for c in compiled])
+    check = getattr(fdef, "check", None) or getattr(fdef, "validate", None)
+    if check is not None:
+        msg = check([c.value if isinstance(c, n.Const) else c for c in compiled])
         if msg:
             raise PlanError(f"{name}: {msg}")
     call = n.Call(lname, fdef, compiled)
     if lname in _NON_DETERMINISTIC:
         call.deterministic = False  # type: ignore[attr-defined]
     return call
+
+
+class WindowBound(n.Node):
+    """window_start() / window_end(): the bounds of the row's window (0 outside a window)."""
+
+    kind = BIGINT
+
+    def __init__(self, which: str) -> None:
+        self.which = which
+        self.deterministic = False  # never folded: the value comes with each window
+
+    def eval(self, ec: n.EvalContext) -> Column:
+        col = ec.batch.meta.get("__" + self.which)
+        return col if col is not None else Column.constant(0, ec.n)
 
 
 def _kind_name(k: str | None) -> str:

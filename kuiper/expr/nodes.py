@@ -2,15 +2,23 @@
 except for dynamic (schemaless) values and nested JSON access."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from kuiper._core import logic as _logic
+from kuiper._core import strings as _strings
 from kuiper.api.batch import ANY, ARRAY, BOOLEAN, STRING, STRUCT, Batch, Column, kind_of
 from kuiper.expr import ops
 from kuiper.expr.nulls import bool_column, truth
+
+
+def _as_bool(col: Column) -> tuple[np.ndarray, np.ndarray | None]:
+    """(values, valid) of a column read as a boolean operand; non-booleans count as false."""
+    if col.kind == BOOLEAN:
+        return col.values, col.valid
+    return truth(col), col.valid
 
 
 @dataclass(slots=True)
@@ -120,6 +128,9 @@ class Nested(Node):
     def eval(self, ec: EvalContext) -> Column:
         col = self.base.eval(ec)
         key = self.key
+        if isinstance(self.base, Slice):  # arr[a:b]->key maps over the slice (eKuiper json_expr)
+            return _rowwise(col.decoded(), col.valid, lambda v: [
+                e.get(key) if isinstance(e, dict) else None for e in v] if isinstance(v, list) else None)
         return _rowwise(col.decoded(), col.valid, lambda v: v.get(key) if isinstance(v, dict) else None)
 
 
@@ -196,7 +207,8 @@ class Arith(Node):
         return (self.left, self.right)
 
     def eval(self, ec: EvalContext) -> Column:
-        return ops.arith(self.op, self.left.eval(ec), self.right.eval(ec), ec.errors)
+        return ops.arith(self.op, self.left.eval(ec), self.right.eval(ec), ec.errors,
+                         a_const=isinstance(self.left, Const), b_const=isinstance(self.right, Const))
 
 
 class Neg(Node):
@@ -244,7 +256,10 @@ class And(Node):
         return (self.left, self.right)
 
     def eval(self, ec: EvalContext) -> Column:
-        return bool_column(truth(self.left.eval(ec)) & truth(self.right.eval(ec)))
+        a, av = _as_bool(self.left.eval(ec))
+        b, bv = _as_bool(self.right.eval(ec))
+        values, valid = _logic.and_(a, av, b, bv)
+        return Column(BOOLEAN, values, valid)
 
 
 class Or(Node):
@@ -258,7 +273,10 @@ class Or(Node):
         return (self.left, self.right)
 
     def eval(self, ec: EvalContext) -> Column:
-        return bool_column(truth(self.left.eval(ec)) | truth(self.right.eval(ec)))
+        a, av = _as_bool(self.left.eval(ec))
+        b, bv = _as_bool(self.right.eval(ec))
+        values, valid = _logic.or_(a, av, b, bv)
+        return Column(BOOLEAN, values, valid)
 
 
 class Not(Node):
@@ -271,7 +289,9 @@ class Not(Node):
         return (self.operand,)
 
     def eval(self, ec: EvalContext) -> Column:
-        return bool_column(~truth(self.operand.eval(ec)))
+        a, av = _as_bool(self.operand.eval(ec))
+        values, valid = _logic.not_(a, av)
+        return Column(BOOLEAN, values, valid)
 
 
 class IsNull(Node):
@@ -330,10 +350,9 @@ class In(Node):
                 (isinstance(lst, list | tuple) and _member(vals[r], lst) for r, lst in enumerate(lists)),
                 dtype=np.bool_, count=ec.n,
             )
-        res = res & valid
         if self.negate:
-            res = ~res & valid
-        return bool_column(res)
+            res = ~res
+        return Column(BOOLEAN, res & valid, col.valid)
 
 
 def _member(v: Any, items: Any) -> bool:
@@ -367,62 +386,39 @@ class Between(Node):
         lo = ops.compare(">=", x, self.low.eval(ec), ec.errors, b_const=isinstance(self.low, Const))
         hi = ops.compare("<=", x, self.high.eval(ec), ec.errors, b_const=isinstance(self.high, Const))
         res = lo & hi
-        if self.negate:
-            valid = x.validity()
-            res = ~res & valid
-        return bool_column(res)
-
-
-def like_to_regex(pattern: str) -> re.Pattern[str]:
-    """SQL LIKE (`%` any run, `_` one character, `\\` escapes) as an anchored regex."""
-    out = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if c == "%" else "." if c == "_" else re.escape(c))
-        i += 1
-    return re.compile("".join(out), re.DOTALL)
+        return bool_column(~res if self.negate else res)
 
 
 class Like(Node):
+    """`x [NOT] LIKE pattern`: `%` any run, `_` one character, `\\` escapes; nil gives false."""
+
     kind = BOOLEAN
 
     def __init__(self, operand: Node, pattern: Node, negate: bool) -> None:
         self.operand = operand
         self.pattern = pattern
         self.negate = negate
-        self._regex = like_to_regex(pattern.value) if isinstance(pattern, Const) and isinstance(
-            pattern.value, str) else None
 
     def children(self) -> tuple[Node, ...]:
         return (self.operand, self.pattern)
 
     def eval(self, ec: EvalContext) -> Column:
         col = self.operand.eval(ec)
-        valid = col.validity()
-        if self._regex is not None:
-            rx = self._regex
+        if isinstance(self.pattern, Const) and isinstance(self.pattern.value, str):
+            pattern = self.pattern.value
             if col.dictionary is not None:
-                lut = np.fromiter((rx.fullmatch(s) is not None for s in col.dictionary),
-                                  dtype=np.bool_, count=len(col.dictionary))
-                res = lut[col.values] if len(lut) else np.zeros(ec.n, dtype=np.bool_)
-            else:
-                res = np.fromiter((isinstance(s, str) and rx.fullmatch(s) is not None
-                                   for s in col.decoded()), dtype=np.bool_, count=ec.n)
-        else:
-            pats = self.pattern.eval(ec).to_pylist()
-            vals = col.decoded()
-            res = np.fromiter(
-                (isinstance(vals[r], str) and isinstance(p, str)
-                 and like_to_regex(p).fullmatch(vals[r]) is not None for r, p in enumerate(pats)),
-                dtype=np.bool_, count=ec.n)
-        res = res & valid
+                lut = _strings.like_dictionary(col.dictionary, pattern)
+                return bool_column(_strings.gather_bool(col.values, lut, col.valid, self.negate))
+            vals = col.values if col.kind == STRING else col.decoded()
+            return bool_column(_strings.like_values(vals, col.valid, pattern, "\\", self.negate))
+        pats = self.pattern.eval(ec).to_pylist()
+        vals = col.decoded()
+        res = np.fromiter(
+            (isinstance(vals[r], str) and isinstance(p, str)
+             and _strings.like_regex(p, "\\").fullmatch(vals[r]) is not None
+             for r, p in enumerate(pats)), dtype=np.bool_, count=ec.n)
         if self.negate:
-            res = ~res & valid
+            res = ~res & col.validity()
         return bool_column(res)
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from kuiper._core import arith as _arith
+from kuiper._core import compare as _compare
 from kuiper.api.batch import BIGINT, BOOLEAN, DATETIME, FLOAT, STRING, Column, kind_of
 from kuiper.expr.nulls import both_valid
 
@@ -86,7 +88,7 @@ def _py_arith(op: str, x: Any, y: Any) -> Any:
             q = abs(x) // abs(y)
             return q if (x >= 0) == (y >= 0) else -q
         if y == 0:
-            return float("inf") * (1 if x > 0 else -1) if x else float("nan")
+            raise ZeroDivisionError("divided by zero")
         return x / y
     if op == "%":
         if both_int:
@@ -94,6 +96,8 @@ def _py_arith(op: str, x: Any, y: Any) -> Any:
                 raise ZeroDivisionError("divided by zero")
             r = abs(x) % abs(y)
             return r if x >= 0 else -r
+        if y == 0:
+            raise ZeroDivisionError("divided by zero")
         return float(np.fmod(x, y))
     if not both_int:
         raise TypeError(f"invalid operation {_typename(x)}({x!r}) {op} {_typename(y)}({y!r})")
@@ -110,44 +114,40 @@ def _typename(v: Any) -> str:
     )
 
 
-def arith(op: str, a: Column, b: Column, errors: RowErrors) -> Column:
-    """`a op b` with nil propagation; failed rows are nil and recorded in `errors`."""
+def arith(
+    op: str, a: Column, b: Column, errors: RowErrors, *, a_const: bool = False, b_const: bool = False
+) -> Column:
+    """`a op b` with nil propagation; failed rows are nil and recorded in `errors`.
+
+    Numbers run through the `_core.arith` kernels (a literal side uses the scalar form)."""
     n = len(a)
-    valid = both_valid(a, b)
     if a.kind in NUMERIC and b.kind in NUMERIC:
         kind = _num_kind(a.kind, b.kind)
-        if kind == FLOAT:
-            x = a.values.astype(np.float64, copy=False)
-            y = b.values.astype(np.float64, copy=False)
-            if op in ("&", "|", "^"):
-                bad = np.ones(n, dtype=np.bool_) if valid is None else valid.copy()
-                errors.fail(bad, f"invalid operation: bitwise {op} needs integers")
-                return Column(FLOAT, np.zeros(n), np.zeros(n, dtype=np.bool_))
-            with np.errstate(all="ignore"):
-                vals = _FLOAT_OPS[op](x, y)
-            return Column(FLOAT, vals, valid)
-        x = a.values
-        y = b.values
-        if op in ("/", "%"):
-            zero = y == 0
-            if valid is not None:
-                zero &= valid
-            if zero.any():
-                errors.fail(zero, "divided by zero")
-                y = np.where(zero, 1, y)
-                valid = ~zero if valid is None else valid & ~zero
-            if op == "/":
-                q = np.abs(x) // np.abs(y)
-                vals = np.where((x >= 0) == (y >= 0), q, -q)
-            else:
-                vals = np.fmod(x, y)
+        if kind == FLOAT and op in ("&", "|", "^"):
+            bad = np.ones(n, dtype=np.bool_) if both_valid(a, b) is None else both_valid(a, b).copy()
+            errors.fail(bad, f"invalid operation: bitwise {op} needs integers")
+            return Column(FLOAT, np.zeros(n), np.zeros(n, dtype=np.bool_))
+        dtype = np.float64 if kind == FLOAT else np.int64
+        name = _KERNEL_NAMES[op]
+        if b_const and (b.valid is None or b.valid[0]) and n:
+            res = getattr(_arith, name + "_scalar")(a.values.astype(dtype, copy=False), a.valid,
+                                                    dtype(b.values[0]).item())
+        elif a_const and (a.valid is None or a.valid[0]) and n:
+            res = getattr(_arith, name + "_scalar")(b.values.astype(dtype, copy=False), b.valid,
+                                                    dtype(a.values[0]).item(), True)
         else:
-            with np.errstate(all="ignore"):
-                vals = _INT_OPS[op](x, y)
-        return Column(BIGINT, vals, valid)
+            res = getattr(_arith, name)(a.values.astype(dtype, copy=False), a.valid,
+                                        b.values.astype(dtype, copy=False), b.valid)
+        values, valid = res[0], res[1]
+        if len(res) == 3 and res[2] is not None:
+            zero = res[2]
+            errors.fail(zero, "divided by zero")
+            valid = ~zero if valid is None else valid & ~zero
+        return Column(kind, values, valid)
     # row-wise: dynamic kinds (schemaless 'any'), or a type error to report per row
-    xs = a.decoded()
-    ys = b.decoded()
+    valid = both_valid(a, b)
+    xs = a.decoded().tolist()
+    ys = b.decoded().tolist()
     ok = np.ones(n, dtype=np.bool_) if valid is None else valid
     out: list[Any] = [None] * n
     for i in np.flatnonzero(ok).tolist():
@@ -158,24 +158,25 @@ def arith(op: str, a: Column, b: Column, errors: RowErrors) -> Column:
     return Column.from_values(out)
 
 
-_FLOAT_OPS = {
-    "+": np.add,
-    "-": np.subtract,
-    "*": np.multiply,
-    "/": np.divide,
-    "%": np.fmod,
-}
-_INT_OPS = {
-    "+": np.add,
-    "-": np.subtract,
-    "*": np.multiply,
-    "&": np.bitwise_and,
-    "|": np.bitwise_or,
-    "^": np.bitwise_xor,
-}
-
-
+_KERNEL_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod",
+                 "&": "bitand", "|": "bitor", "^": "bitxor"}
 # --- comparison ----------------------------------------------------------------------------
+def nil_rule(op: str, res: np.ndarray, a_valid: np.ndarray | None, b_valid: np.ndarray | None) -> np.ndarray:
+    """eKuiper's comparison with nil (valuer.go): `=`, `<=`, `>=` are true when both sides are
+    nil; `!=` is true when exactly one is; `<`, `>` are false. `res` holds the result for rows
+    where both sides have values."""
+    if a_valid is None and b_valid is None:
+        return res
+    av = np.ones(len(res), dtype=np.bool_) if a_valid is None else a_valid
+    bv = np.ones(len(res), dtype=np.bool_) if b_valid is None else b_valid
+    out = res & av & bv
+    if op in ("=", "<=", ">="):
+        out |= ~av & ~bv
+    elif op == "!=":
+        out |= av ^ bv
+    return out
+
+
 def _py_compare(op: str, x: Any, y: Any) -> bool:
     kx, ky = kind_of(x), kind_of(y)
     if kx in (BIGINT, FLOAT) and ky in (BIGINT, FLOAT):
@@ -187,29 +188,37 @@ def _py_compare(op: str, x: Any, y: Any) -> bool:
     return _PY_COMPARE[op](x, y)
 
 
+_CMP_KERNELS = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+
+
 def compare(
     op: str, a: Column, b: Column, errors: RowErrors, *, a_const: bool = False, b_const: bool = False
 ) -> np.ndarray:
-    """`a op b` as a bool array; nil on either side gives false (eKuiper).
+    """`a op b` as a never-nil bool array, with eKuiper's nil rule (see `nil_rule`).
 
-    `a_const`/`b_const` say an operand is a literal, which lets a dictionary-encoded string
-    column be compared once per distinct string."""
-    valid = both_valid(a, b)
+    `a_const`/`b_const` say an operand is a literal: numbers then use the scalar kernels, and a
+    dictionary-encoded string column is compared once per distinct string."""
+    n = len(a)
     if a.kind in NUMERIC and b.kind in NUMERIC:
-        if a.kind == FLOAT or b.kind == FLOAT:
-            res = _NP_COMPARE[op](a.values.astype(np.float64, copy=False),
-                                  b.values.astype(np.float64, copy=False))
-        else:
-            res = _NP_COMPARE[op](a.values, b.values)
-        return res if valid is None else res & valid
+        dtype = np.float64 if FLOAT in (a.kind, b.kind) else np.int64
+        name = _CMP_KERNELS[op]
+        if b_const and b.valid is None and n:
+            return getattr(_compare, name + "_scalar")(a.values.astype(dtype, copy=False), a.valid,
+                                                       dtype(b.values[0]).item())
+        if a_const and a.valid is None and n:
+            return getattr(_compare, _CMP_KERNELS[_FLIP[op]] + "_scalar")(
+                b.values.astype(dtype, copy=False), b.valid, dtype(a.values[0]).item())
+        return getattr(_compare, name)(a.values.astype(dtype, copy=False), a.valid,
+                                       b.values.astype(dtype, copy=False), b.valid)
+    valid = both_valid(a, b)
     if a.kind == STRING and b.kind == STRING:
-        return _compare_strings(op, a, b, valid, a_const, b_const)
+        res = _compare_strings(op, a, b, valid, a_const, b_const)
+        return nil_rule(op, res, a.valid, b.valid)
     if a.kind == BOOLEAN and b.kind == BOOLEAN and op in ("=", "!="):
         res = _NP_COMPARE[op](a.values, b.values)
-        return res if valid is None else res & valid
-    n = len(a)
-    xs = a.decoded()
-    ys = b.decoded()
+        return nil_rule(op, res, a.valid, b.valid)
+    xs = a.decoded().tolist()
+    ys = b.decoded().tolist()
     ok = np.ones(n, dtype=np.bool_) if valid is None else valid
     out = np.zeros(n, dtype=np.bool_)
     for i in np.flatnonzero(ok).tolist():
@@ -217,7 +226,7 @@ def compare(
             out[i] = _py_compare(op, xs[i], ys[i])
         except TypeError as e:
             errors.fail_row(i, str(e))
-    return out
+    return nil_rule(op, out, a.valid, b.valid)
 
 
 def _compare_strings(
@@ -226,14 +235,14 @@ def _compare_strings(
     # a dictionary column against one constant: decide once per dictionary entry, then gather
     for col, other, flip, const in ((a, b, False, b_const), (b, a, True, a_const)):
         if col.dictionary is not None and const and len(other.values):
-            const = other.decoded()[0]
+            value = other.decoded()[0]
             fn = _PY_COMPARE[_FLIP[op] if flip else op]
-            lut = np.fromiter((fn(s, const) for s in col.dictionary), dtype=np.bool_,
+            lut = np.fromiter((fn(s, value) for s in col.dictionary), dtype=np.bool_,
                               count=len(col.dictionary))
             res = lut[col.values] if len(lut) else np.zeros(len(col.values), dtype=np.bool_)
             return res if valid is None else res & valid
-    xs = a.decoded()
-    ys = b.decoded()
+    xs = a.decoded().tolist()
+    ys = b.decoded().tolist()
     fn = _PY_COMPARE[op]
     ok = np.ones(len(xs), dtype=np.bool_) if valid is None else valid
     out = np.zeros(len(xs), dtype=np.bool_)

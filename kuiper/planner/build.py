@@ -12,7 +12,9 @@ from kuiper.expr.compile import Scope, compile_expression
 from kuiper.operators.base import Operator
 from kuiper.operators.filter import FilterOp
 from kuiper.operators.project import ProjectOp, SelectField
+from kuiper.planner.aggregate import AggregateCollector, aggregate_ops, order_keys
 from kuiper.planner.physical import PhysicalPlan, SourceSpec
+from kuiper.planner.window import split_group_by, window_operator, window_spec
 from kuiper.sql import Query, parse
 from kuiper.sql.expressions import Arrow
 
@@ -38,23 +40,49 @@ def plan_query(rule: RuleDef, select: exp.Select, catalog: Catalog, registry: An
     if registry is None:
         registry = default_registry()
     stream, alias = _from(select, catalog)
-    _reject_unsupported(select)
     streams = {stream.name: stream}
     if alias:
         streams[alias] = stream
     scope = Scope(streams=streams, default=stream.name, registry=registry)
-    ops: list[Operator] = []
+    aggs = AggregateCollector()
+    scope.aggregates = aggs
+    window_expr, key_exprs = split_group_by(select)
     where = select.args.get("where")
+    cond = None
     if where is not None:
-        ops.append(FilterOp(_op_name(ops, "filter"), compile_expression(where.this, scope)))
+        with aggs.forbidden("WHERE"):
+            cond = compile_expression(where.this, scope)
+    spec = None
+    if window_expr is not None:
+        with aggs.forbidden("a window"):
+            spec = window_spec(window_expr, scope)
     fields, wants_all = _select_fields(select, scope)
+    having = select.args.get("having")
+    having_node = compile_expression(having.this, scope) if having is not None else None
+    order = order_keys(select, scope)
     limit = _limit(select)
+    ops: list[Operator] = []
+    if spec is not None:
+        event_time = bool(rule.options.get("isEventTime", False))
+        if event_time and stream.timestamp_field:
+            scope.use(stream.name, stream.timestamp_field)
+        ops.append(window_operator(_op_name(ops, "window"), spec, rule, where=cond,
+                                   timestamp_field=stream.timestamp_field))
+    elif cond is not None:
+        ops.append(FilterOp(_op_name(ops, "filter"), cond))
+    ops += aggregate_ops(select, scope, aggs, key_exprs, spec is not None, having_node, order,
+                         lambda sub, kind: _op_name(ops + sub, kind))
+    if aggs.hidden:
+        for f in fields:
+            if f.is_star:
+                f.star_except = f.star_except + aggs.hidden
     ops.append(ProjectOp(_op_name(ops, "project"), fields, limit))
     needed = None if wants_all else sorted(scope.used_fields.get(stream.name, set()))
     if needed is not None and not stream.schemaless:
-        order = [f.name for f in stream.fields]
-        needed.sort(key=order.index)
-    plan = PhysicalPlan(rule=rule, sources=[SourceSpec(stream, needed, alias)], operators=ops)
+        order_ = [f.name for f in stream.fields]
+        needed.sort(key=order_.index)
+    plan = PhysicalPlan(rule=rule, sources=[SourceSpec(stream, needed, alias)], operators=ops,
+                        is_windowed=spec is not None)
     plan.explain = [{"op": o.name, "type": type(o).__name__} for o in ops]
     return plan
 
@@ -76,14 +104,6 @@ def _from(select: exp.Select, catalog: Catalog) -> tuple[StreamDef, str]:
     if stream.is_table:
         raise PlanError(f"{stream.name} is a table: a rule reads a stream (tables join to streams)")
     return stream, table.alias or ""
-
-
-def _reject_unsupported(select: exp.Select) -> None:
-    if select.args.get("group"):
-        raise PlanError("GROUP BY and windows are not supported yet",
-                        hint="windows and aggregates land with issue 6")
-    if select.args.get("having"):
-        raise PlanError("HAVING needs GROUP BY or a window")
 
 
 def _limit(select: exp.Select) -> int | None:

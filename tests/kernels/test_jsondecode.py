@@ -134,7 +134,7 @@ def test_lines_match_reference(seed: int) -> None:
     k = jd.decode_json_lines(buf, 0, len(buf), NAMES, KINDS, kd, 10**9)
     r = ref.decode_json_lines(buf, 0, len(buf), NAMES, KINDS, rd, 10**9)
     _same(k, r, buf, KINDS, kd, rd)
-    assert k[2] > 1000 and len(k[4]) > 20
+    assert k[2] > 800 and len(k[4]) > 20
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 100, 8192])
@@ -234,11 +234,13 @@ def test_string_escapes_hypothesis(s: str) -> None:
 
 @pytest.mark.parametrize(("line", "message"), [
     (b'{"v": 12345678901234567890}', 'field "v": number out of bigint range'),
-    (b'{"v": 1.5}', 'field "v": expected bigint, got a non-integral number'),
+    (b'{"v": 1.5}', 'field "v": expected bigint, got a number with a fraction or exponent'),
+    (b'{"v": 12.0}', 'field "v": expected bigint, got a number with a fraction or exponent'),
+    (b'{"v": 1e3}', 'field "v": expected bigint, got a number with a fraction or exponent'),
     (b'{"v": "12"}', 'field "v": expected bigint, got string'),
     (b'{"v": true}', 'field "v": expected bigint, got boolean'),
     (b'{"v": [1]}', 'field "v": expected bigint, got array'),
-    (b'{"v": 1e19}', 'field "v": number out of bigint range'),
+    (b'{"v": 1e19}', 'field "v": expected bigint, got a number with a fraction or exponent'),
     (b'[{"v": 1}]', "not a JSON object"),
 ])
 def test_bigint_errors(line: bytes, message: str) -> None:
@@ -247,7 +249,7 @@ def test_bigint_errors(line: bytes, message: str) -> None:
 
 
 @pytest.mark.parametrize(("line", "value"), [
-    (b'{"v": 12.0}', 12), (b'{"v": 1e3}', 1000), (b'{"v": -0}', 0),
+    (b'{"v": -0}', 0),
     (b'{"v": -9223372036854775808}', -(2**63)), (b'{"v": 9223372036854775807}', 2**63 - 1),
 ])
 def test_bigint_accepts(line: bytes, value: int) -> None:

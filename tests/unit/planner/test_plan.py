@@ -97,6 +97,7 @@ def test_division_by_zero_drops_only_that_row(catalog):
     assert p.operators[-1].take_errors() == [(1, "divided by zero")]
 
 
-def test_groupby_not_yet(catalog):
-    with pytest.raises(PlanError, match="issue 6"):
-        plan(catalog, "SELECT count(*) FROM demo GROUP BY TUMBLINGWINDOW(ss, 10)")
+def test_groupby_window_plans_window_aggregate_project(catalog):
+    p = plan(catalog, "SELECT count(*) FROM demo GROUP BY TUMBLINGWINDOW(ss, 10)")
+    assert [o.name for o in p.operators] == ["2_window", "3_aggregate", "4_project"]
+    assert p.is_windowed

@@ -1,0 +1,119 @@
+"""An operator node: the loop that feeds one Operator its input, with metrics and error routing."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from kuiper.api.batch import Batch
+from kuiper.operators.base import Operator
+from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage, Tick
+from kuiper.runtime.clock import Clock
+from kuiper.runtime.metrics import NodeMetrics
+from kuiper.runtime.options import RuleOptions
+
+log = logging.getLogger(__name__)
+
+
+async def forward(outputs: list[Channel], batch: Batch | None) -> int:
+    """Put a non-empty batch into every output; the rows sent."""
+    if batch is None or batch.n == 0:
+        return 0
+    for ch in outputs:
+        await ch.put(batch)
+    return batch.n
+
+
+def forward_control(outputs: list[Channel], item: EndOfInput | ErrorMessage) -> None:
+    for ch in outputs:
+        ch.put_control(item)
+
+
+class OperatorNode:
+    """Runs `op.process` on each batch in order; `finish()` once every upstream has ended.
+
+    An exception in the operator is counted (exceptions_total, last_exception) and logged, the
+    batch is dropped, and with sendError an `{"error": ...}` message goes on to the sinks.
+    Rows an operator drops itself (`take_errors()`) are counted one exception per row."""
+
+    def __init__(
+        self,
+        op: Operator,
+        inbox: Channel,
+        outputs: list[Channel],
+        *,
+        upstreams: int,
+        rule_id: str,
+        options: RuleOptions,
+        clock: Clock,
+        tick_ms: int = 100,
+    ) -> None:
+        self.op = op
+        self.inbox = inbox
+        self.outputs = outputs
+        self.upstreams = max(1, upstreams)
+        self.rule_id = rule_id
+        self.options = options
+        self.clock = clock
+        self.tick_ms = tick_ms
+        self.metrics = NodeMetrics("op", op.name, track_drops=options.drops_oldest)
+        self.metrics.buffer_length_fn = lambda: inbox.rows
+
+    async def run(self) -> None:
+        timer = asyncio.create_task(self._ticks()) if self.op.needs_timer else None
+        ended = 0
+        try:
+            while True:
+                item = await self.inbox.get()
+                if isinstance(item, Batch):
+                    self.metrics.records_in_total += item.n
+                    await self._call(self.op.process, item)
+                elif isinstance(item, Tick):
+                    await self._call(self.op.on_time, item.now_ms)
+                elif isinstance(item, ErrorMessage):
+                    forward_control(self.outputs, item)
+                elif isinstance(item, EndOfInput):
+                    ended += 1
+                    if ended >= self.upstreams:
+                        await self._call(self.op.finish)
+                        forward_control(self.outputs, item)
+                        return
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    async def _call(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
+        self.metrics.invoked()
+        t0 = time.perf_counter_ns()
+        try:
+            out = fn(*args)
+        except Exception as exc:
+            self.metrics.exception(exc)
+            log.warning("rule %s: operator %s failed, its input is dropped: %s",
+                        self.rule_id, self.op.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            if self.options.send_error:
+                forward_control(self.outputs, ErrorMessage(str(exc)))
+            return
+        if fn == self.op.process:
+            self.metrics.process_latency_us = (time.perf_counter_ns() - t0) // 1000
+        take = getattr(self.op, "take_errors", None)
+        if take is not None:
+            for count, message in take():
+                self._row_errors(count, message)
+        self.metrics.records_out_total += await forward(self.outputs, out)
+
+    def _row_errors(self, count: int, message: str) -> None:
+        """Rows the operator dropped because an expression failed on them: each one counts."""
+        m = self.metrics
+        m.exceptions_total += count - 1
+        m.exception(message)
+        log.warning("rule %s: operator %s dropped %d row(s): %s",
+                    self.rule_id, self.op.name, count, message)
+        if self.options.send_error:
+            for _ in range(count):
+                forward_control(self.outputs, ErrorMessage(message))
+
+    async def _ticks(self) -> None:
+        while True:
+            await self.clock.sleep(self.tick_ms / 1000)
+            self.inbox.put_control(Tick(self.clock.now_ms()))

@@ -1,0 +1,162 @@
+"""Rule options in eKuiper's names, parsed into a frozen dataclass with eKuiper's defaults."""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kuiper.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+BLOCK = "block"
+DROP_OLDEST = "dropOldest"
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_MS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+# Accepted for compatibility; they change nothing here (yet).
+_PASSIVE = {
+    "debug", "logFilename", "cron", "duration", "cronDatetimeRange", "enableRuleTracer",
+    "planOptimizeStrategy", "enableSaveStateBeforeStop", "forceExitTimeout", "notifySub",
+    "experiment", "attempts",
+}
+
+
+def parse_duration_ms(value: Any, option: str) -> int:
+    """An int (milliseconds) or a Go duration string ("1s", "500ms", "1m30s") in milliseconds."""
+    if isinstance(value, bool):
+        raise ConfigError(f"option '{option}' must be milliseconds or a duration like \"1s\"")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ConfigError(f"option '{option}' must not be negative")
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return int(text)
+        pos, total = 0, 0.0
+        for m in _DURATION_PART.finditer(text):
+            if m.start() != pos:
+                break
+            total += float(m.group(1)) * _UNIT_MS[m.group(2)]
+            pos = m.end()
+        if pos == len(text) and text:
+            return int(total)
+    raise ConfigError(
+        f"option '{option}' has a bad duration {value!r}",
+        hint='use milliseconds (1000) or a duration such as "1s", "500ms", "2m"',
+    )
+
+
+def _int(raw: Mapping[str, Any], name: str, default: int, minimum: int = 0) -> int:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        raise ConfigError(f"option '{name}' must be an integer, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"option '{name}' must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _bool(raw: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = raw.get(name, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"option '{name}' must be true or false, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class RestartStrategy:
+    """How a failed rule is restarted (eKuiper v1 shape; attempts 0 = never)."""
+
+    attempts: int = 0
+    delay_ms: int = 1000
+    multiplier: float = 2.0
+    max_delay_ms: int = 30000
+    jitter_factor: float = 0.1
+
+    @classmethod
+    def parse(cls, raw: Any) -> RestartStrategy:
+        if raw is None:
+            return cls()
+        if not isinstance(raw, Mapping):
+            raise ConfigError("option 'restartStrategy' must be an object like {\"attempts\": 3}")
+        try:
+            return cls(
+                attempts=_int(raw, "attempts", 0),
+                delay_ms=parse_duration_ms(raw.get("delay", 1000), "restartStrategy.delay"),
+                multiplier=float(raw.get("multiplier", 2.0)),
+                max_delay_ms=parse_duration_ms(raw.get("maxDelay", 30000), "restartStrategy.maxDelay"),
+                jitter_factor=float(raw.get("jitterFactor", 0.1)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"option 'restartStrategy' is invalid: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOptions:
+    """A rule's options. `buffer_length` counts rows queued in front of a node (see node.py)."""
+
+    is_event_time: bool = False
+    late_tolerance_ms: int = 1000
+    concurrency: int = 1
+    buffer_length: int = 1024
+    send_meta_to_sink: bool = False
+    send_error: bool = False
+    send_nil_field: bool = False
+    qos: int = 0
+    checkpoint_interval_ms: int = 300_000
+    restart_strategy: RestartStrategy = field(default_factory=RestartStrategy)
+    max_batch_size: int = 8192
+    buffer_full_policy: str = BLOCK
+    unknown: tuple[str, ...] = ()
+
+    @property
+    def drops_oldest(self) -> bool:
+        return self.buffer_full_policy == DROP_OLDEST
+
+
+_KNOWN = {
+    "isEventTime", "lateTolerance", "concurrency", "bufferLength", "sendMetaToSink", "sendError",
+    "sendNilField", "qos", "checkpointInterval", "restartStrategy", "maxBatchSize",
+    "bufferFullPolicy", "disableBufferFullDiscard",
+}
+
+
+def parse_rule_options(raw: Mapping[str, Any] | None) -> RuleOptions:
+    """Options from a rule's JSON `options` object; unknown names are warned about, not fatal."""
+    raw = dict(raw or {})
+    unknown = tuple(k for k in raw if k not in _KNOWN and k not in _PASSIVE)
+    for name in unknown:
+        log.warning("unknown rule option '%s' is ignored", name)
+    qos = _int(raw, "qos", 0)
+    if qos > 2:
+        raise ConfigError(f"option 'qos' must be 0, 1 or 2, got {qos}")
+    policy = BLOCK
+    if "disableBufferFullDiscard" in raw:
+        policy = BLOCK if _bool(raw, "disableBufferFullDiscard", True) else DROP_OLDEST
+    if "bufferFullPolicy" in raw:
+        policy = raw["bufferFullPolicy"]
+        if policy not in (BLOCK, DROP_OLDEST):
+            raise ConfigError(
+                f"option 'bufferFullPolicy' must be \"{BLOCK}\" or \"{DROP_OLDEST}\", got {policy!r}"
+            )
+    return RuleOptions(
+        is_event_time=_bool(raw, "isEventTime", False),
+        late_tolerance_ms=parse_duration_ms(raw.get("lateTolerance", 1000), "lateTolerance"),
+        concurrency=_int(raw, "concurrency", 1, 1),
+        buffer_length=_int(raw, "bufferLength", 1024, 1),
+        send_meta_to_sink=_bool(raw, "sendMetaToSink", False),
+        send_error=_bool(raw, "sendError", False),
+        send_nil_field=_bool(raw, "sendNilField", False),
+        qos=qos,
+        checkpoint_interval_ms=parse_duration_ms(
+            raw.get("checkpointInterval", 300_000), "checkpointInterval"
+        ),
+        restart_strategy=RestartStrategy.parse(raw.get("restartStrategy")),
+        max_batch_size=_int(raw, "maxBatchSize", 8192, 1),
+        buffer_full_policy=policy,
+        unknown=unknown,
+    )

@@ -1,0 +1,100 @@
+"""Connector and format registries: sources, sinks, decoders and encoders by type name.
+
+`kuiper.io` fills them on import with the built-in connectors; plugins add to the same maps.
+Names are matched case-insensitively (eKuiper writes `TYPE="file"`, `{"log": {}}`).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from kuiper.errors import NotFoundError
+
+T = TypeVar("T")
+ConfLoader = Callable[[str, str, str], dict[str, Any]]
+
+_SOURCES: dict[str, Callable[[], Any]] = {}
+_SINKS: dict[str, Callable[[], Any]] = {}
+_FORMATS: dict[str, Callable[..., Any]] = {}
+_ENCODERS: dict[str, Callable[..., Any]] = {}
+_conf_loader: ConfLoader | None = None
+
+
+def _register(table: dict[str, Callable[..., Any]], name: str) -> Callable[[T], T]:
+    def decorate(factory: T) -> T:
+        table[name.lower()] = factory  # type: ignore[assignment]
+        return factory
+
+    return decorate
+
+
+def register_source(name: str) -> Callable[[T], T]:
+    """Class decorator: `@register_source("file")` makes `TYPE="file"` streams use the class."""
+    return _register(_SOURCES, name)
+
+
+def register_sink(name: str) -> Callable[[T], T]:
+    """Class decorator: `@register_sink("log")` makes `{"log": {...}}` actions use the class."""
+    return _register(_SINKS, name)
+
+
+def register_format(name: str) -> Callable[[T], T]:
+    """Decoder class for a stream FORMAT: built as `cls(stream_def, fields)`; it offers
+    `decode_lines(chunk) -> (Batch, errors)` and `decode_payloads(list[bytes]) -> (Batch, errors)`
+    where errors are `(line_or_message_number, message)` pairs, 1-based."""
+    return _register(_FORMATS, name)
+
+
+def register_encoder(name: str) -> Callable[[T], T]:
+    """Encoder class for a sink `format`: built as `cls(props)`; it offers `prepare(batch)`
+    (column fix-ups before rows are built) and `encode(data) -> bytes`."""
+    return _register(_ENCODERS, name)
+
+
+def _lookup(table: dict[str, Callable[..., Any]], what: str, name: str) -> Callable[..., Any]:
+    found = table.get((name or "").lower())
+    if found is None:
+        known = ", ".join(sorted(table)) or "none registered (was kuiper.io imported?)"
+        raise NotFoundError(f"unknown {what} '{name}'", hint=f"known {what}s: {known}")
+    return found
+
+
+def get_source_factory(name: str) -> Callable[[], Any]:
+    return _lookup(_SOURCES, "source type", name)
+
+
+def get_sink_factory(name: str) -> Callable[[], Any]:
+    return _lookup(_SINKS, "sink type", name)
+
+
+def get_format(name: str) -> Callable[..., Any]:
+    return _lookup(_FORMATS, "format", name)
+
+
+def get_encoder(name: str) -> Callable[..., Any]:
+    return _lookup(_ENCODERS, "sink format", name)
+
+
+def source_types() -> list[str]:
+    return sorted(_SOURCES)
+
+
+def sink_types() -> list[str]:
+    return sorted(_SINKS)
+
+
+def format_names() -> list[str]:
+    return sorted(_FORMATS)
+
+
+def set_conf_loader(loader: ConfLoader) -> None:
+    """Install the function that reads `{root}/etc/sources/{type}.yaml` (set by kuiper.io)."""
+    global _conf_loader
+    _conf_loader = loader
+
+
+def load_source_conf(root: str, source_type: str, conf_key: str) -> dict[str, Any]:
+    """The merged properties of a source type's conf key ({} when no loader is installed)."""
+    if _conf_loader is None:
+        return {}
+    return _conf_loader(root, source_type, conf_key)

@@ -1,0 +1,321 @@
+"""A source node: runs the connector, decodes what it emits and hands batches downstream.
+
+Adaptive batching: the connector's emits land in a pending list; the hand-off loop takes
+everything pending (up to `maxBatchSize` rows), decodes it with the stream's FORMAT into one
+batch and puts it downstream. At a low rate each event is handed off alone as soon as it
+arrives; while downstream is busy, emits accumulate and the next hand-off is a large batch.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from kuiper.api.batch import Batch, Column, concat_batches
+from kuiper.planner.physical import SourceSpec
+from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage
+from kuiper.runtime.clock import Clock
+from kuiper.runtime.context import NodeContext, maybe_await
+from kuiper.runtime.metrics import NodeMetrics
+from kuiper.runtime.options import RuleOptions
+from kuiper.runtime.schema import rows_to_batch
+
+log = logging.getLogger(__name__)
+
+ROWS, PAYLOADS, LINES, BATCH, ERROR, EOF = "rows", "payloads", "lines", "batch", "error", "eof"
+_MAX_LOGGED_ERRORS = 5  # per hand-off; the rest are counted
+
+
+class SourceContext(NodeContext):
+    """The Context a source connector emits through; every emit is non-blocking."""
+
+    def __init__(self, node: SourceNode, rule_id: str, op_id: str, root: str) -> None:
+        super().__init__(rule_id, op_id, 0, root)
+        self._node = node
+
+    def emit(self, message: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> None:
+        self._node.push((ROWS, [message], [meta] if meta else None, 1))
+
+    def emit_rows(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        metas: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> None:
+        if messages:
+            self._node.push((ROWS, list(messages), list(metas) if metas else None, len(messages)))
+
+    def emit_bytes(self, payload: bytes, meta: Mapping[str, Any] | None = None) -> None:
+        self._node.push((PAYLOADS, [payload], [meta] if meta else None, 1))
+
+    def emit_lines(self, chunk: bytes) -> None:
+        if chunk:
+            self._node.push((LINES, chunk, None, chunk.count(b"\n") + (chunk[-1:] != b"\n")))
+
+    def emit_batch(self, batch: Batch | Mapping[str, Column | Sequence[Any]]) -> None:
+        if not isinstance(batch, Batch):
+            cols = {
+                k: v if isinstance(v, Column) else Column.from_values(list(v))
+                for k, v in batch.items()
+            }
+            batch = Batch(cols, len(next(iter(cols.values()))) if cols else 0)
+        if batch.n:
+            self._node.push((BATCH, batch, None, batch.n))
+
+    def emit_error(self, error: BaseException | str) -> None:
+        self._node.push((ERROR, error, None, 0))
+
+    def emit_eof(self, message: str = "") -> None:
+        self._node.push((EOF, message, None, 0))
+
+    def emit_threadsafe(
+        self, message: Mapping[str, Any], meta: Mapping[str, Any] | None = None
+    ) -> None:
+        self.emit(message, meta)  # push() detects the calling thread
+
+    async def drain(self) -> None:
+        await self._node.wait_for_room()
+
+
+class SourceNode:
+    """One stream's connector plus its decoder and the hand-off loop."""
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        source: Any,
+        decoder: Any,
+        *,
+        rule_id: str,
+        root: str,
+        options: RuleOptions,
+        clock: Clock,
+        outputs: list[Channel],
+    ) -> None:
+        self.spec = spec
+        self.source = source
+        self.decoder = decoder
+        self.options = options
+        self.clock = clock
+        self.outputs = outputs
+        self.metrics = NodeMetrics("source", spec.name, track_drops=options.drops_oldest)
+        self.ctx = SourceContext(self, rule_id, spec.name, root)
+        self._pending: deque[tuple[str, Any, Any, int]] = deque()
+        self._pending_rows = 0
+        self._high_water = max(options.max_batch_size, 1)
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._thread_room = threading.Event()
+        self._thread_room.set()
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._eof_seen = False
+        self._stopping = False
+        self._line_base = 0
+        self._message_base = 0
+        self.metrics.buffer_length_fn = lambda: self._pending_rows
+        self._lenient = bool(getattr(source, "text_values", False))
+
+    # --- emission (called from the connector) -------------------------------------------
+    def push(self, item: tuple[str, Any, Any, int]) -> None:
+        if threading.get_ident() != self._loop_thread:
+            self._loop.call_soon_threadsafe(self._push, item)
+            while self._pending_rows >= 4 * self._high_water and not self._stopping:
+                self._thread_room.clear()
+                self._thread_room.wait(0.05)
+            return
+        self._push(item)
+
+    def _push(self, item: tuple[str, Any, Any, int]) -> None:
+        if self._eof_seen or self._stopping:
+            return
+        if item[0] == EOF:
+            self._eof_seen = True
+        self._pending.append(item)
+        self._pending_rows += item[3]
+        if self._pending_rows >= self._high_water:
+            self._room.clear()
+        self._wake.set()
+
+    async def wait_for_room(self) -> None:
+        while self._pending_rows >= self._high_water and not self._stopping:
+            self._room.clear()
+            await self._room.wait()
+
+    def _took(self, rows: int) -> None:
+        self._pending_rows -= rows
+        if self._pending_rows < self._high_water:
+            self._room.set()
+            self._thread_room.set()
+
+    # --- the connector ------------------------------------------------------------------
+    async def run_connector(self) -> None:
+        """open() the source; pull() it every `interval` seconds if it is a pull source.
+
+        An `async def open` runs on the loop; a plain `open` of a push source blocks, so it
+        runs in a thread; a pull source's plain `open` only connects and is called directly."""
+        src, ctx = self.source, self.ctx
+        interval = getattr(src, "interval", None)
+        try:
+            if inspect.iscoroutinefunction(src.open) or interval:
+                await maybe_await(src.open(ctx))
+            else:
+                await asyncio.to_thread(src.open, ctx)
+            while interval and not self._eof_seen and not self._stopping:
+                await maybe_await(src.pull(ctx))
+                await self.ctx.drain()
+                if not self._eof_seen:
+                    await self.clock.sleep(float(interval))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a failing connector is counted; the rule goes on
+            self.report(f"source {self.spec.name} failed: {exc}")
+
+    async def close(self) -> None:
+        self._stopping = True
+        self._thread_room.set()
+        self._room.set()
+        try:
+            await maybe_await(self.source.close(self.ctx))
+        except Exception as exc:
+            self.report(f"source {self.spec.name} close failed: {exc}")
+
+    # --- the hand-off loop --------------------------------------------------------------
+    async def run(self) -> None:
+        max_rows = self.options.max_batch_size
+        while True:
+            while not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+            taken: list[tuple[str, Any, Any, int]] = []
+            rows = 0
+            while self._pending and (rows < max_rows or not taken):
+                item = self._pending.popleft()
+                taken.append(item)
+                rows += item[3]
+                if item[0] in (ERROR, EOF):
+                    break
+            self._took(rows)
+            self.metrics.invoked()
+            for batch in self._decode(taken):
+                for start in range(0, batch.n, max_rows):
+                    part = batch if batch.n <= max_rows else batch.slice(start, start + max_rows)
+                    self.metrics.records_out_total += part.n
+                    for ch in self.outputs:
+                        await ch.put(part)
+            last = taken[-1]
+            if last[0] == ERROR:
+                self._error_item(last[1])
+            elif last[0] == EOF:
+                for ch in self.outputs:
+                    ch.put_control(EndOfInput(str(last[1] or "")))
+                return
+
+    def _decode(self, items: list[tuple[str, Any, Any, int]]) -> list[Batch]:
+        """Decode runs of same-kind items; one batch per hand-off where possible."""
+        parts: list[Batch] = []
+        i = 0
+        while i < len(items):
+            kind = items[i][0]
+            j = i
+            while j < len(items) and items[j][0] == kind:
+                j += 1
+            run = items[i:j]
+            i = j
+            if kind in (ERROR, EOF):
+                continue
+            t0 = _now_ns()
+            batch = self._decode_run(kind, run)
+            if batch is not None and batch.n:
+                batch.timestamps = np.full(batch.n, self.clock.now_ms(), dtype=np.int64)
+                parts.append(batch)
+            self.metrics.process_latency_us = (_now_ns() - t0) // 1000
+        if len(parts) > 1:
+            return [concat_batches(parts)]
+        return parts
+
+    def _decode_run(self, kind: str, run: list[tuple[str, Any, Any, int]]) -> Batch | None:
+        try:
+            if kind == BATCH:
+                batch = concat_batches([it[1] for it in run])
+                self.metrics.records_in_total += batch.n
+                return batch
+            if kind == ROWS:
+                rows = [r for it in run for r in it[1]]
+                metas = _merge_metas(run)
+                batch, errors = rows_to_batch(
+                    rows, self.spec.stream, self.spec.fields, metas=metas, lenient=self._lenient
+                )
+                base, what = self._message_base, "message"
+                self._message_base += len(rows)
+            elif kind == PAYLOADS:
+                payloads = [p for it in run for p in it[1]]
+                batch, errors = self.decoder.decode_payloads(payloads)
+                metas = _merge_metas(run)
+                if metas and batch.n == len(payloads):
+                    batch.meta = Batch.from_rows([{}] * len(metas), metas=metas).meta
+                base, what = self._message_base, "message"
+                self._message_base += len(payloads)
+            else:
+                chunk = run[0][1] if len(run) == 1 else _join_lines([it[1] for it in run])
+                batch, errors = self.decoder.decode_lines(chunk)
+                base, what = self._line_base, "line"
+                self._line_base += sum(it[3] for it in run)
+        except Exception as exc:
+            self.report(f"cannot decode input of stream {self.spec.name}: {exc}")
+            return None
+        self.metrics.records_in_total += batch.n + len(errors)
+        for k, (num, msg) in enumerate(errors):
+            self._decode_error(f"{what} {base + num}: {msg}", logged=k < _MAX_LOGGED_ERRORS)
+        if len(errors) > _MAX_LOGGED_ERRORS:
+            log.warning("rule %s, stream %s: %d more decode errors not shown",
+                        self.ctx.get_rule_id(), self.spec.name, len(errors) - _MAX_LOGGED_ERRORS)
+        return batch
+
+    def _decode_error(self, where_what: str, *, logged: bool) -> None:
+        ds = self.spec.stream.datasource
+        origin = f"stream {self.spec.name}" + (f" ({ds})" if ds else "")
+        text = f"{origin}, {where_what}"
+        self.metrics.exception(text)
+        if logged:
+            log.warning("rule %s: skipped bad input: %s; fix the data or the stream's "
+                        "declared types (CREATE STREAM ...)", self.ctx.get_rule_id(), text)
+        self._forward_error(text)
+
+    def _error_item(self, error: BaseException | str) -> None:
+        self.report(str(error))
+
+    def report(self, text: str) -> None:
+        """Count, log and (with sendError) forward a recoverable source error."""
+        self.metrics.exception(text)
+        log.error("rule %s: %s", self.ctx.get_rule_id(), text)
+        self._forward_error(text)
+
+    def _forward_error(self, text: str) -> None:
+        if self.options.send_error:
+            for ch in self.outputs:
+                ch.put_control(ErrorMessage(text))
+
+
+def _merge_metas(run: list[tuple[str, Any, Any, int]]) -> list[Any] | None:
+    if not any(it[2] for it in run):
+        return None
+    out: list[Any] = []
+    for it in run:
+        out.extend(it[2] if it[2] else [None] * it[3])
+    return out
+
+
+def _join_lines(chunks: list[bytes]) -> bytes:
+    return b"".join(c if c.endswith(b"\n") else c + b"\n" for c in chunks)
+
+
+def _now_ns() -> int:
+    return time.perf_counter_ns()
