@@ -24,7 +24,7 @@ STREAM = ('CREATE STREAM demo (deviceId string, temperature float, humidity bigi
           'WITH (DATASOURCE="{path}", TYPE="file", FORMAT="json", CONF_KEY="bench");')
 
 CHILD = r'''
-import json, resource, sys, time
+import json, sys, time
 mode, data, work = sys.argv[1], sys.argv[2], sys.argv[3]
 import orjson
 if mode == "orjson_loads":
@@ -58,7 +58,8 @@ else:
     m = metrics["w1_" + mode]
     n = sum(v for k, v in m.items() if k.startswith("source_") and k.endswith("records_in_total"))
     out = sum(v for k, v in m.items() if k.startswith("sink_") and k.endswith("records_in_total"))
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM is this process's own peak (ru_maxrss would include the parent's, kept across exec)
+rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
 print(json.dumps({"events": n, "seconds": dt, "out": out, "rss_mb": rss}))
 '''
 
@@ -123,12 +124,12 @@ def main() -> None:
         for mode in a.modes.split(","):
             results = [run_child(mode, data, work) for _ in range(a.runs)]
             rates = [r["events"] / r["seconds"] for r in results]
-            ok = results[-1]["out"] == len(expected)
+            ok = results[-1]["out"] == (len(expected) if mode != "orjson_loads" else results[-1]["events"])
             if mode == "file":
                 ok = ok and check_file_output(work, expected)
             print(f"{mode:<14}{statistics.median(rates):>20,.0f}{max(rates):>14,.0f}"
                   f"{max(r['rss_mb'] for r in results):>14.1f}{results[-1]['out']:>12}  "
-                  f"{'equal to reference' if ok else 'MISMATCH'}")
+                  f"{('equal to reference' if mode != 'orjson_loads' else 'all lines parsed') if ok else 'MISMATCH'}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,3 @@
+import numpy as np
+
+def hash_join_int64(left: np.ndarray, right: np.ndarray, left_valid: np.ndarray | None = ..., right_valid: np.ndarray | None = ...) -> tuple[np.ndarray, np.ndarray]: ...
