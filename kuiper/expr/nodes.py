@@ -512,6 +512,10 @@ class Call(Node):
         try:
             return self.fdef.exec_batch(cols, ec.n, ec.func_ctx)
         except EvalError as e:
+            partial = getattr(e, "partial", None)
+            if partial is not None:  # the function already knows which rows failed
+                ec.errors.fail(e.failed, str(e))
+                return partial
             if ec.n == 1:
                 ec.errors.fail(np.ones(1, dtype=np.bool_), str(e))
                 return Column.nulls(1)

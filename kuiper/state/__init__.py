@@ -1,1 +1,1 @@
-"""state"""
+"""State storage: the KV store (SQLite default, Redis) and per-instance extension state."""
