@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,32 @@ async def run_runners(runners: list[RuleRunner], *, progress: bool = False) -> N
                 loop.remove_signal_handler(sig)
 
 
+@contextlib.contextmanager
+def extensions(root: str) -> Iterator[None]:
+    """Installed plugins (`{root}/plugins`) and external services (`{root}/etc/services`) are
+    visible to the rules planned inside this block, and unregistered after it."""
+    from kuiper.external.manager import ServiceManager
+    from kuiper.functions.registry import default_registry
+    from kuiper.plugins.manager import PluginManager
+
+    plugins = services = None
+    base = Path(root)
+    try:
+        if (base / "plugins").is_dir():
+            plugins = PluginManager(base, registry=default_registry)
+        if (base / "etc" / "services").is_dir():
+            services = ServiceManager(base, default_registry)
+            services.load_all()
+            for name, err in services.load_errors.items():
+                log.error("external service %s not loaded: %s", name, err)
+        yield
+    finally:
+        if services is not None:
+            services.close()
+        if plugins is not None and plugins.resolver is not None:
+            default_registry.remove_resolver(plugins.resolver)
+
+
 def run_paths(
     paths: Iterable[str], root: str | None = None, *, clock: Clock | None = None,
     progress: bool = False,
@@ -173,7 +199,8 @@ def run_paths(
         await run_runners(runners, progress=progress)
         return {r.rule_id: r.status().to_json() for r in runners}
 
-    return run_loop(main())
+    with extensions(root):
+        return run_loop(main())
 
 
 _COLUMNS = (("records_in_total", "in"), ("records_out_total", "out"),

@@ -37,6 +37,7 @@ class Scope:
     aliases: dict[str, str | None] = field(default_factory=dict)
     used_fields: dict[str, set[str]] = field(default_factory=dict)
     uses_meta: bool = False
+    reads_all: bool = False  # `self` or `*`: the source must decode every field
     # planner hooks (issue 6): calls these collectors handle compile to references to columns
     # that an aggregate / analytic operator computes (`handles(name)`, `add(call, scope)`)
     aggregates: Any = None
@@ -173,6 +174,14 @@ def _column(node: exp.Expression, scope: Scope) -> n.Node:
         parts = parts[1:]
     name, nested = parts[0], parts[1:]
     base: n.Node
+    default_stream = stream or scope.streams[scope.default]
+    if name == "self" and stream is None and name not in scope.aliases and (
+            default_stream.schemaless or default_stream.field("self") is None):
+        scope.reads_all = True
+        base = n.SelfRef()
+        for key in nested:
+            base = n.Nested(base, key)
+        return base
     if stream is None and name in scope.aliases:
         base = n.AliasRef(name, scope.aliases[name])
     else:
@@ -266,7 +275,9 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
         if msg:
             raise PlanError(f"{name}: {msg}")
     call = n.Call(lname, fdef, compiled)
-    if lname in _NON_DETERMINISTIC:
+    is_builtin = getattr(registry, "is_builtin", None)
+    if lname in _NON_DETERMINISTIC or (is_builtin is not None and not is_builtin(name)):
+        # plugin and external functions may keep state or call services: never folded
         call.deterministic = False  # type: ignore[attr-defined]
     return call
 

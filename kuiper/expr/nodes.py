@@ -93,6 +93,20 @@ class AliasRef(Node):
         return ec.env[self.name]
 
 
+class SelfRef(Node):
+    """`self`: the whole message as a struct (or the `self` column of a binary stream)."""
+
+    kind = STRUCT
+
+    def eval(self, ec: EvalContext) -> Column:
+        col = ec.batch.columns.get("self")
+        if col is not None:
+            return col
+        values = np.empty(ec.n, dtype=object)
+        values[:] = ec.batch.to_rows()
+        return Column(STRUCT, values)
+
+
 class MetaRef(Node):
     """meta(key): a message's metadata (topic, messageId, …); meta(*) is all of it."""
 

@@ -77,7 +77,7 @@ def plan_query(rule: RuleDef, select: exp.Select, catalog: Catalog, registry: An
             if f.is_star:
                 f.star_except = f.star_except + aggs.hidden
     ops.append(ProjectOp(_op_name(ops, "project"), fields, limit))
-    needed = None if wants_all else sorted(scope.used_fields.get(stream.name, set()))
+    needed = None if wants_all or scope.reads_all else sorted(scope.used_fields.get(stream.name, set()))
     if needed is not None and not stream.schemaless:
         order_ = [f.name for f in stream.fields]
         needed.sort(key=order_.index)

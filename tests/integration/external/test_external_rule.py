@@ -60,7 +60,6 @@ def test_rule_calls_grpc_with_positional_args_and_arrow(tmp_path: Path, grpc_ai:
         assert r["label"] == label and r["v"] == vec
 
 
-@pytest.mark.xfail(reason="the planner does not resolve `self` (the whole row) yet", strict=False)
 def test_rule_get_feature_of_self(tmp_path: Path, grpc_ai: GrpcAI) -> None:
     status, rows = run_rule(tmp_path / "root", "SELECT getFeature(self) AS f FROM demo",
                             grpc_ai.port)
