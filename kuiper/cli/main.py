@@ -6,6 +6,7 @@ import logging
 import sys
 
 from kuiper import __version__
+from kuiper.cli.plugins import add_plugin_commands
 from kuiper.errors import KuiperError
 
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="count", default=0, dest="sub_verbose",
                      help=argparse.SUPPRESS)
     run.set_defaults(func=_run)
+    add_plugin_commands(sub)
     return parser
 
 

@@ -42,6 +42,10 @@ class Scope:
     # that an aggregate / analytic operator computes (`handles(name)`, `add(call, scope)`)
     aggregates: Any = None
     analytics: Any = None
+    # a join rule (issue 6): its inputs as (ref, stream) in FROM order, ref = alias or name;
+    # fields then compile to `ref.field` columns (see kuiper/operators/join_core.py)
+    joined: list[tuple[str, StreamDef]] | None = None
+    ref_of: dict[str, str] = field(default_factory=dict)  # stream name or alias -> ref
 
     def stream_of(self, qualifier: str | None) -> StreamDef | None:
         return self.streams.get(qualifier) if qualifier else None
@@ -168,6 +172,8 @@ def _parts(node: exp.Expression) -> list[str]:
 
 def _column(node: exp.Expression, scope: Scope) -> n.Node:
     parts = _parts(node)
+    if scope.joined is not None:
+        return _joined_column(parts, scope)
     stream: StreamDef | None = None
     if len(parts) > 1 and parts[0] in scope.streams:
         stream = scope.streams[parts[0]]
@@ -200,6 +206,66 @@ def _column(node: exp.Expression, scope: Scope) -> n.Node:
     for key in nested:
         base = n.Nested(base, key)
     return base
+
+
+def _joined_column(parts: list[str], scope: Scope) -> n.Node:
+    """A field of a join rule: `ref.field` names one input; a bare name reads the first input
+    (FROM order) that may hold the field and has a value, as eKuiper's JoinTuple does."""
+    if len(parts) > 1 and parts[0] in scope.ref_of:
+        ref = scope.ref_of[parts[0]]
+        cands = [(r, s) for r, s in scope.joined or [] if r == ref]
+        parts = parts[1:]
+        name = parts[0]
+    else:
+        name = parts[0]
+        if name in scope.aliases:
+            base: n.Node = n.AliasRef(name, scope.aliases[name])
+            for key in parts[1:]:
+                base = n.Nested(base, key)
+            return base
+        cands = [(r, s) for r, s in scope.joined or [] if s.schemaless or s.field(name)]
+        if not cands:
+            raise PlanError(f"unknown field '{name}' in the joined streams",
+                            hint="qualify it with its stream: stream.field")
+    refs: list[n.Node] = []
+    for ref, stream in cands:
+        kind: str | None = None
+        if not stream.schemaless:
+            fdef = stream.field(name)
+            if fdef is None:
+                known = ", ".join(f.name for f in stream.fields)
+                raise PlanError(f"unknown field '{name}' in stream {stream.name}",
+                                hint=f"declared fields are: {known}")
+            kind = fdef.kind if fdef.kind in _TYPE_NAMES else None
+        scope.use(stream.name, name)
+        refs.append(n.FieldRef(f"{ref}.{name}", kind))
+    base = refs[0] if len(refs) == 1 else FirstOf(refs)
+    for key in parts[1:]:
+        base = n.Nested(base, key)
+    return base
+
+
+class FirstOf(n.Node):
+    """The first of several columns holding a value (an unqualified field of a join)."""
+
+    def __init__(self, refs: list[n.Node]) -> None:
+        self.refs = refs
+        kinds = {r.kind for r in refs}
+        self.kind = kinds.pop() if len(kinds) == 1 else None
+
+    def children(self) -> tuple[n.Node, ...]:
+        return tuple(self.refs)
+
+    def eval(self, ec: n.EvalContext) -> Column:
+        cols = [r.eval(ec) for r in self.refs]
+        out = cols[0]
+        for col in cols[1:]:
+            hole = ~out.validity() & col.validity()
+            if hole.any():
+                vals = np.array(out.to_pylist(), dtype=object)
+                vals[hole] = np.array(col.to_pylist(), dtype=object)[hole]
+                out = Column.from_values(vals.tolist())
+        return out
 
 
 def _is(node: exp.Is, scope: Scope, negate: bool) -> n.Node:
@@ -266,8 +332,11 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
         raise PlanError(f"unknown function {name}",
                         hint="a built-in, an installed function plugin or an external service function")
     if getattr(fdef, "is_aggregate", False):
-        raise PlanError(f"aggregate function {name} needs GROUP BY or a window",
-                        hint="aggregates and windows are planned by the window planner")
+        add_function = getattr(scope.aggregates, "add_function", None)
+        if add_function is None:
+            raise PlanError(f"aggregate function {name} needs GROUP BY or a window",
+                            hint="aggregates and windows are planned by the window planner")
+        return add_function(node, fdef, scope)  # a plugin aggregate
     compiled = [fold(_compile(a, scope)) if not isinstance(a, exp.Star) else n.Const(None) for a in args]
     check = getattr(fdef, "check", None) or getattr(fdef, "validate", None)
     if check is not None:
@@ -279,6 +348,8 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
     if lname in _NON_DETERMINISTIC or (is_builtin is not None and not is_builtin(name)):
         # plugin and external functions may keep state or call services: never folded
         call.deterministic = False  # type: ignore[attr-defined]
+    if is_builtin is not None and not is_builtin(name):
+        call.func_id = node.meta.get("func_id", -1)  # the call site scoping its state
     return call
 
 

@@ -508,7 +508,16 @@ def _scatter(ec: EvalContext, parts: list[tuple[np.ndarray, Node]], kind: str | 
 
 
 class Call(Node):
-    """A scalar function from the registry, evaluated over whole columns."""
+    """A scalar function from the registry, evaluated over whole columns.
+
+    `func_id` is the call's position among the function calls of the rule's SQL (set by the
+    planner for plugin and external functions: the call site that scopes the function's
+    state); the runtime binds `func_ctx`, this call site's FunctionContext, before the rule
+    starts. An unbound call passes the operator's context (`EvalContext.func_ctx`).
+    """
+
+    func_id: int | None = None
+    func_ctx: Any = None
 
     def __init__(self, name: str, fdef: Any, args: list[Node]) -> None:
         self.name = name
@@ -523,8 +532,9 @@ class Call(Node):
         from kuiper.errors import EvalError
 
         cols = [a.eval(ec) for a in self.args]
+        fctx = self.func_ctx if self.func_ctx is not None else ec.func_ctx
         try:
-            return self.fdef.exec_batch(cols, ec.n, ec.func_ctx)
+            return self.fdef.exec_batch(cols, ec.n, fctx)
         except EvalError as e:
             partial = getattr(e, "partial", None)
             if partial is not None:  # the function already knows which rows failed
@@ -538,7 +548,7 @@ class Call(Node):
             for r in range(ec.n):
                 try:
                     out[r] = self.fdef.exec_batch([c.slice(r, r + 1) for c in cols], 1,
-                                                  ec.func_ctx).to_pylist()[0]
+                                                  fctx).to_pylist()[0]
                 except EvalError as e1:
                     ec.errors.fail_row(r, str(e1))
             return Column.from_values(out)

@@ -33,6 +33,10 @@ class ProjectOp(Operator):
         self.limit = limit
         self.func_ctx = func_ctx
 
+    def star_columns(self, batch: Batch, f: SelectField) -> dict[str, Column]:
+        """The fields `*` expands to (a join's projection merges its streams' fields)."""
+        return batch.columns
+
     def process(self, batch: Batch) -> Batch | None:
         if batch.n == 0:
             return None
@@ -41,7 +45,7 @@ class ProjectOp(Operator):
         for f in self.fields:
             if f.is_star:
                 replaced = {name: node.eval(ec) for name, node in f.star_replace}
-                for k, col in batch.columns.items():
+                for k, col in self.star_columns(batch, f).items():
                     if k in f.star_except:
                         continue
                     out[k] = replaced.pop(k, col)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 from sqlglot import exp
 
 from kuiper.api.batch import ANY, BIGINT, FLOAT, STRUCT, Column
@@ -94,9 +95,59 @@ class AggregateCollector:
         self._by_sql[key] = ref
         return ref
 
+    def add_function(self, node: exp.Anonymous, fdef: Any, scope: Scope) -> n.Node:
+        """An aggregate function from the registry (a plugin): computed per group by calling
+        the function once per group with the group's rows."""
+        name = str(node.this)
+        if self._forbidden:
+            raise PlanError(f"aggregate function {name} is not allowed in {self._forbidden}",
+                            hint="aggregates go in SELECT and HAVING")
+        key = node.sql()
+        if key in self._by_sql:
+            return self._by_sql[key]
+        with self.forbidden(f"the arguments of {name}"):
+            compiled = [compile_expression(a, scope) for a in node.expressions
+                        if not isinstance(a, exp.Star)]
+        check = getattr(fdef, "check", None) or getattr(fdef, "validate", None)
+        if check is not None:
+            msg = check([c.value if isinstance(c, n.Const) else c for c in compiled])
+            if msg:
+                raise PlanError(f"{name}: {msg}")
+        out = f"{AGG_PREFIX}{len(self.calls)}"
+        compute = FunctionAggregate(name, fdef, node.meta.get("func_id", -1))
+        self.calls.append(AggCall(out, name, compiled, compute))
+        ref = n.FieldRef(out, getattr(fdef, "return_kind", None))
+        self._by_sql[key] = ref
+        return ref
+
     @property
     def hidden(self) -> tuple[str, ...]:
         return tuple(c.out for c in self.calls)
+
+
+class FunctionAggregate:
+    """`AggCall.compute` of a registry aggregate (a plugin's `is_aggregate()` function): one
+    `exec_batch` per group over the group's rows. `func_id`/`func_ctx` as on `Call`: the
+    runtime binds the call site's FunctionContext."""
+
+    def __init__(self, name: str, fdef: Any, func_id: int) -> None:
+        self.name = name
+        self.fdef = fdef
+        self.func_id = func_id
+        self.func_ctx: Any = None
+
+    def __call__(self, args: list[Column], groups: Groups) -> Column:
+        total = len(groups.ids)
+        cols = [c.take(np.zeros(total, dtype=np.intp)) if len(c) == 1 and total != 1 else c
+                for c in args]
+        rows, offsets = groups.order()
+        bounds = offsets.tolist()
+        out: list[Any] = []
+        for g in range(groups.n):
+            idx = rows[bounds[g]:bounds[g + 1]]
+            part = [c.take(idx) for c in cols]
+            out.append(self.fdef.exec_batch(part, len(idx), self.func_ctx).to_pylist()[0])
+        return Column.from_values(out)
 
 
 def order_keys(select: exp.Select, scope: Scope) -> list[tuple[n.Node, bool]]:

@@ -13,6 +13,7 @@ from kuiper.operators.base import Operator
 from kuiper.operators.filter import FilterOp
 from kuiper.operators.project import ProjectOp, SelectField
 from kuiper.planner.aggregate import AggregateCollector, aggregate_ops, order_keys
+from kuiper.planner.analytic import AnalyticCollector, with_analytics
 from kuiper.planner.physical import PhysicalPlan, SourceSpec
 from kuiper.planner.window import split_group_by, window_operator, window_spec
 from kuiper.sql import Query, parse
@@ -39,6 +40,11 @@ def plan_rule(rule: RuleDef, catalog: Catalog, registry: Any = None) -> Physical
 def plan_query(rule: RuleDef, select: exp.Select, catalog: Catalog, registry: Any = None) -> PhysicalPlan:
     if registry is None:
         registry = default_registry()
+    number_function_calls(select)
+    if select.args.get("joins"):
+        from kuiper.planner.join import plan_join_query
+
+        return plan_join_query(rule, select, catalog, registry)
     stream, alias = _from(select, catalog)
     streams = {stream.name: stream}
     if alias:
@@ -46,6 +52,8 @@ def plan_query(rule: RuleDef, select: exp.Select, catalog: Catalog, registry: An
     scope = Scope(streams=streams, default=stream.name, registry=registry)
     aggs = AggregateCollector()
     scope.aggregates = aggs
+    analytics = AnalyticCollector()
+    scope.analytics = analytics
     window_expr, key_exprs = split_group_by(select)
     where = select.args.get("where")
     cond = None
@@ -72,11 +80,13 @@ def plan_query(rule: RuleDef, select: exp.Select, catalog: Catalog, registry: An
         ops.append(FilterOp(_op_name(ops, "filter"), cond))
     ops += aggregate_ops(select, scope, aggs, key_exprs, spec is not None, having_node, order,
                          lambda sub, kind: _op_name(ops + sub, kind))
-    if aggs.hidden:
+    hidden = aggs.hidden + analytics.hidden
+    if hidden:
         for f in fields:
             if f.is_star:
-                f.star_except = f.star_except + aggs.hidden
+                f.star_except = f.star_except + hidden
     ops.append(ProjectOp(_op_name(ops, "project"), fields, limit))
+    ops = with_analytics(ops, analytics)
     needed = None if wants_all or scope.reads_all else sorted(scope.used_fields.get(stream.name, set()))
     if needed is not None and not stream.schemaless:
         order_ = [f.name for f in stream.fields]
@@ -85,6 +95,14 @@ def plan_query(rule: RuleDef, select: exp.Select, catalog: Catalog, registry: An
                         is_windowed=spec is not None)
     plan.explain = [{"op": o.name, "type": type(o).__name__} for o in ops]
     return plan
+
+
+def number_function_calls(select: exp.Select) -> None:
+    """Give every function call its position in the SQL (`meta["func_id"]`, 0-based, in text
+    order), as eKuiper's parser does: the call site that scopes a plugin function's state, so
+    the same rule finds its saved state again after a restart."""
+    for i, call in enumerate(select.find_all(exp.Anonymous, bfs=False)):
+        call.meta["func_id"] = i
 
 
 def _op_name(ops: list[Operator], kind: str) -> str:
@@ -123,6 +141,8 @@ def _field_name(node: exp.Expression) -> str | None:
         return node.expression.name
     if isinstance(node, exp.Anonymous):
         return str(node.this).lower()
+    if isinstance(node, exp.Window):
+        return _field_name(node.this)
     if isinstance(node, Arrow):
         return None
     return None

@@ -26,6 +26,7 @@ from kuiper.plugins.functions import (
     check_function_names,
     install_resolver,
 )
+from kuiper.plugins.guard import guard
 from kuiper.plugins.loader import PluginLoader, manifest_function_names, read_manifest
 from kuiper.plugins.manifest import PackageLayout, inspect_zip
 from kuiper.plugins.naming import check_name, files_for, plugin_type
@@ -105,8 +106,10 @@ class PluginManager:
         loader = self.loader
 
         def make() -> Any:
-            # resolved at each rule start, so rules started after an update get the new code
-            return loader.load(ptype, name).factory()()
+            # resolved at each rule start, so rules started after an update get the new code;
+            # guarded: an exception the plugin raises fails its rule, never the process
+            loaded = loader.load(ptype, name)
+            return guard(loaded.factory()(), ptype, loaded.where())
 
         make.__name__ = f"plugin_{ptype[:-1]}_{name}"
         register = runtime_registry.register_source if ptype == "sources" else runtime_registry.register_sink

@@ -2,17 +2,59 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from kuiper.api.batch import Batch
+from kuiper.errors import PluginError
 from kuiper.operators.base import Operator
 from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage, Tick
 from kuiper.runtime.clock import Clock
+from kuiper.runtime.context import NodeContext, maybe_await
 from kuiper.runtime.metrics import NodeMetrics
 from kuiper.runtime.options import RuleOptions
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Input:
+    """A batch from input `index` of an operator with several inputs (joins, tables)."""
+
+    batch: Batch
+    index: int
+
+    @property
+    def n(self) -> int:
+        return self.batch.n
+
+
+@dataclass(frozen=True, slots=True)
+class InputEnd(EndOfInput):
+    """Input `index` of a several-input operator has ended (its watermark goes to the end)."""
+
+    index: int = 0
+
+
+class OperatorMetrics(NodeMetrics):
+    """Node metrics plus what the operator counts itself (`op.metrics()`: late_rows_total ...),
+    so e.g. a window's late rows show as `op_2_window_0_late_rows_total`."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op: Operator, *, track_drops: bool) -> None:
+        super().__init__("op", op.name, track_drops=track_drops)
+        self.op = op
+
+    def values(self) -> dict[str, Any]:
+        out = super().values()
+        extra = getattr(self.op, "metrics", None)
+        if callable(extra):
+            out.update(extra())
+        return out
 
 
 async def forward(outputs: list[Channel], batch: Batch | None) -> int:
@@ -47,6 +89,7 @@ class OperatorNode:
         options: RuleOptions,
         clock: Clock,
         tick_ms: int = 100,
+        root: str = ".",
     ) -> None:
         self.op = op
         self.inbox = inbox
@@ -56,37 +99,60 @@ class OperatorNode:
         self.options = options
         self.clock = clock
         self.tick_ms = tick_ms
-        self.metrics = NodeMetrics("op", op.name, track_drops=options.drops_oldest)
+        self.metrics = OperatorMetrics(op, track_drops=options.drops_oldest)
         self.metrics.buffer_length_fn = lambda: inbox.rows
+        self.ctx = NodeContext(rule_id, op.name, 0, root)
+        self.finished = asyncio.Event()  # set once the operator has seen the end of its input
 
     async def run(self) -> None:
         timer = asyncio.create_task(self._ticks()) if self.op.needs_timer else None
         ended = 0
+        opener = getattr(self.op, "open", None)
         try:
+            if callable(opener):  # operators holding connections (lookup tables)
+                await maybe_await(opener(self.ctx))
             while True:
                 item = await self.inbox.get()
                 if isinstance(item, Batch):
                     self.metrics.records_in_total += item.n
                     await self._call(self.op.process, item)
+                elif isinstance(item, Input):
+                    self.metrics.records_in_total += item.n
+                    await self._call(self.op.process, item.batch, item.index)
                 elif isinstance(item, Tick):
                     await self._call(self.op.on_time, item.now_ms)
                 elif isinstance(item, ErrorMessage):
                     forward_control(self.outputs, item)
                 elif isinstance(item, EndOfInput):
+                    end_input = getattr(self.op, "end_input", None)
+                    if isinstance(item, InputEnd) and callable(end_input):
+                        await self._call(end_input, item.index)
                     ended += 1
                     if ended >= self.upstreams:
                         await self._call(self.op.finish)
-                        forward_control(self.outputs, item)
+                        forward_control(self.outputs, EndOfInput(item.message))
                         return
         finally:
             if timer is not None:
                 timer.cancel()
+            self.finished.set()
+            closer = getattr(self.op, "close", None)
+            if callable(closer):
+                try:
+                    await maybe_await(closer(self.ctx))
+                except Exception as exc:  # noqa: BLE001 - counted, the rule ends anyway
+                    self.metrics.exception(exc)
 
     async def _call(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
         self.metrics.invoked()
         t0 = time.perf_counter_ns()
         try:
             out = fn(*args)
+            if inspect.isawaitable(out):  # an operator that queries a connector (lookup join)
+                out = await out
+        except PluginError as exc:  # a plugin's fault: fails (or restarts) the rule, see rule.py
+            self.metrics.exception(exc)
+            raise
         except Exception as exc:
             self.metrics.exception(exc)
             log.warning("rule %s: operator %s failed, its input is dropped: %s",

@@ -15,6 +15,7 @@ ConfLoader = Callable[[str, str, str], dict[str, Any]]
 
 _SOURCES: dict[str, Callable[[], Any]] = {}
 _SINKS: dict[str, Callable[[], Any]] = {}
+_LOOKUPS: dict[str, Callable[[], Any]] = {}
 _FORMATS: dict[str, Callable[..., Any]] = {}
 _ENCODERS: dict[str, Callable[..., Any]] = {}
 _conf_loader: ConfLoader | None = None
@@ -36,6 +37,12 @@ def register_source(name: str) -> Callable[[T], T]:
 def register_sink(name: str) -> Callable[[T], T]:
     """Class decorator: `@register_sink("log")` makes `{"log": {...}}` actions use the class."""
     return _register(_SINKS, name)
+
+
+def register_lookup(name: str) -> Callable[[T], T]:
+    """Class decorator: `@register_lookup("redis")` makes `CREATE TABLE … WITH (TYPE="redis",
+    KIND="lookup")` tables use the class (a `kuiper.api.LookupSource`)."""
+    return _register(_LOOKUPS, name)
 
 
 def register_format(name: str) -> Callable[[T], T]:
@@ -67,6 +74,10 @@ def get_sink_factory(name: str) -> Callable[[], Any]:
     return _lookup(_SINKS, "sink type", name)
 
 
+def get_lookup_factory(name: str) -> Callable[[], Any]:
+    return _lookup(_LOOKUPS, "lookup source type", name)
+
+
 def get_format(name: str) -> Callable[..., Any]:
     return _lookup(_FORMATS, "format", name)
 
@@ -81,6 +92,10 @@ def source_types() -> list[str]:
 
 def sink_types() -> list[str]:
     return sorted(_SINKS)
+
+
+def lookup_types() -> list[str]:
+    return sorted(_LOOKUPS)
 
 
 def format_names() -> list[str]:

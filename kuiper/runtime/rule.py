@@ -1,25 +1,67 @@
-"""RuleRunner: one running rule (its topology of asyncio tasks), its lifecycle and status."""
+"""RuleRunner: one running rule (its topology of asyncio tasks), its lifecycle and status.
+
+Lifecycle: `start()` builds the topology and runs it; the rule ends `stopped` when its input
+ends or on `stop()`, and `error` when a node crashes or an extension fails it (a plugin
+function raising a `PluginError`, a plugin source/sink calling `ctx.fail_rule`). A failed rule
+restarts per its `restartStrategy` (`attempts` times, waiting `delay` ms, multiplied by
+`multiplier` each time up to `maxDelay`, ± `jitterFactor`); with `attempts` 0 (eKuiper v2's
+default) it stays in the error state with the message. A failure never leaves its rule.
+
+State: the rule's extension state (`RuleExtensionState`: every source, sink and function call
+site's `put_state`/counters) is the process' live state of this rule id, bound to the contexts
+before the nodes start, so it carries over stop/start and restarts; `kuiper.state.checkpoint`
+saves it to the KV store per the QoS options and restores it at the rule's first start.
+"""
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from kuiper.errors import ConfigError
 from kuiper.planner.physical import PhysicalPlan
 from kuiper.runtime.clock import Clock, SystemClock
+from kuiper.runtime.context import FunctionContext, NodeContext, bind_function_contexts
 from kuiper.runtime.metrics import RuleStatus
-from kuiper.runtime.options import RuleOptions, parse_rule_options
+from kuiper.runtime.options import RestartStrategy, RuleOptions, parse_rule_options
 from kuiper.runtime.topology import Topology, build_topology
+from kuiper.state import checkpoint
+from kuiper.state.checkpoint import CheckpointPolicy, Checkpointer
+from kuiper.state.extension_state import RuleExtensionState
+from kuiper.state.kv import KVStore, open_store
 
 log = logging.getLogger(__name__)
 
 CREATED, RUNNING, STOPPED, ERROR = "created", "running", "stopped", "error"
 
 
+def checkpoint_policy(options: RuleOptions, raw: dict[str, Any]) -> CheckpointPolicy:
+    """The rule's checkpoint policy: qos, checkpointInterval and enableSaveStateBeforeStop."""
+    save = raw.get("enableSaveStateBeforeStop", False)
+    if not isinstance(save, bool):
+        raise ConfigError(f"option 'enableSaveStateBeforeStop' must be true or false, got {save!r}")
+    return CheckpointPolicy(options.qos, options.checkpoint_interval_ms, save)
+
+
+def restart_delay_ms(strategy: RestartStrategy, attempt: int) -> float:
+    """The wait before restart `attempt` (1-based): delay * multiplier^(attempt-1), at most
+    maxDelay, then ± jitterFactor of it."""
+    delay = strategy.delay_ms * strategy.multiplier ** max(attempt - 1, 0)
+    delay = min(delay, strategy.max_delay_ms) if strategy.max_delay_ms > 0 else delay
+    if strategy.jitter_factor > 0:
+        delay *= 1 + strategy.jitter_factor * random.uniform(-1.0, 1.0)  # noqa: S311
+    return max(delay, 0.0)
+
+
 class RuleRunner:
     """Runs a PhysicalPlan: `await start()`, then `await wait()` (bounded input) or
-    `await stop()`; `status()` any time. Each node is an asyncio task on the current loop."""
+    `await stop()`; `status()` any time. Each node is an asyncio task on the current loop.
+
+    `store` is the KV store of checkpoints (or a factory of it); by default the root's
+    `{root}/data/sqliteKV.db`, opened only when the rule's options ask for persistence."""
 
     def __init__(
         self,
@@ -29,6 +71,7 @@ class RuleRunner:
         clock: Clock | None = None,
         options: RuleOptions | None = None,
         tick_ms: int = 100,
+        store: KVStore | Callable[[], KVStore] | None = None,
     ) -> None:
         self.plan = plan
         self.rule_id = plan.rule.id
@@ -36,23 +79,34 @@ class RuleRunner:
         self.clock = clock or SystemClock()
         self.options = options or parse_rule_options(plan.rule.options)
         if self.options.is_event_time and not plan.is_windowed:
-            raise ConfigError(
-                "isEventTime is not supported yet: windows and event time land with issue 6",
-                hint='remove "isEventTime" from the rule options',
-            )
+            log.info("rule %s: isEventTime only changes windowed rules; this one has no window",
+                     self.rule_id)
         if self.options.concurrency > 1:
             log.info("rule %s: concurrency %d runs as 1 (keeps order)",
                      self.rule_id, self.options.concurrency)
+        self.policy = checkpoint_policy(self.options, dict(plan.rule.options or {}))
         self.tick_ms = tick_ms
         self.topology: Topology | None = None
+        self.extension_state: RuleExtensionState | None = None
+        self.checkpointer: Checkpointer | None = None
+        self.function_contexts: list[FunctionContext] = []
+        self.restarts = 0  # restarts after failures since the last start()
+        self._store = store if store is not None else (lambda: open_store(root))
         self._state = CREATED
         self._message = ""
         self._tasks: list[asyncio.Task[Any]] = []
         self._connectors: list[asyncio.Task[Any]] = []
+        self._aux: list[asyncio.Task[Any]] = []
+        self._supervisor: asyncio.Task[Any] | None = None
+        self._restart_task: asyncio.Task[Any] | None = None
+        self._failing: asyncio.Task[Any] | None = None
         self._done = asyncio.Event()
         self._last_start_ms = 0
         self._last_stop_ms = 0
         self._closing = False
+        self._stop_requested = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
 
     @property
     def state(self) -> str:
@@ -66,10 +120,51 @@ class RuleRunner:
         """Build the nodes (connector configuration errors raise here) and start them."""
         if self._state == RUNNING:
             return
+        self._cancel_restart()
         self._done = asyncio.Event()
+        self._stop_requested = False
+        self.restarts = 0
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        await self._launch()
+
+    # --- starting ---------------------------------------------------------------------
+    def _bind_state(self) -> RuleExtensionState:
+        """The rule's live extension state; at its first start in this process, restored from
+        the last checkpoint when the options make the state persistent."""
+        state, fresh = checkpoint.rule_state(self.rule_id, self.root)
+        if self.checkpointer is None or self.checkpointer.state is not state:
+            if self.checkpointer is not None:
+                self.checkpointer.close()
+            self.checkpointer = Checkpointer(state, self.policy, self._store)
+        if fresh and self.policy.persistent:
+            try:
+                self.checkpointer.restore()
+            except Exception as exc:  # noqa: BLE001 - a bad store or blob: start empty
+                log.error("rule %s: cannot restore its saved state, starting empty: %s",
+                          self.rule_id, exc)
+        self.extension_state = state
+        return state
+
+    def _bind_contexts(self, topo: Topology, state: RuleExtensionState) -> None:
+        """Every node context and function call site gets its state scope and the failure hook."""
+        for node in (*topo.sources, *topo.operators, *topo.sinks):
+            ctx = getattr(node, "ctx", None)
+            if isinstance(ctx, NodeContext):
+                ctx.bind_state(state.instance(ctx.get_op_id(), ctx.get_instance_id()))
+                ctx.bind_failure(self._extension_failed)
+        self.function_contexts = bind_function_contexts(
+            [n.op for n in topo.operators], state, self.root)
+        for ctx in self.function_contexts:
+            ctx.bind_failure(self._extension_failed)
+
+    async def _launch(self) -> None:
         self._closing = False
+        self._failing = None
+        state = self._bind_state()
         topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms)
         self.topology = topo
+        self._bind_contexts(topo, state)
         for sink in topo.sinks:
             await sink.open()
         self._state, self._message = RUNNING, ""
@@ -86,8 +181,13 @@ class RuleRunner:
             asyncio.create_task(s.run_connector(), name=f"{name}-conn-{s.spec.name}")
             for s in topo.sources
         ]
+        self._aux = []
+        if self.checkpointer is not None and self.policy.periodic:
+            self._aux.append(asyncio.create_task(
+                self.checkpointer.run_periodic(self.clock.sleep), name=f"{name}-checkpoint"))
         self._supervisor = asyncio.create_task(self._supervise(), name=f"{name}-supervisor")
 
+    # --- running, failing -------------------------------------------------------------
     async def _supervise(self) -> None:
         """Finish when every sink has seen the end of input; fail the rule if a node crashes."""
         try:
@@ -97,45 +197,126 @@ class RuleRunner:
                 for task in done:
                     if not task.cancelled() and task.exception() is not None:
                         exc = task.exception()
-                        log.error("rule %s: node %s crashed: %r", self.rule_id,
+                        log.error("rule %s: node %s crashed: %s", self.rule_id,
                                   task.get_name(), exc, exc_info=exc)
-                        await self._shutdown(ERROR, f"{task.get_name()}: {exc}")
+                        await self._shutdown(ERROR, f"{_node_name(task, self.rule_id)}: {exc}")
                         return
             await self._shutdown(STOPPED, "")
         except asyncio.CancelledError:
             pass
 
+    def _extension_failed(self, op_id: str, error: BaseException | str) -> None:
+        """`ctx.fail_rule` of a source, sink or function: fail the rule (from any thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        message = f"{op_id}: {error}"
+        if threading.get_ident() == self._loop_thread:
+            self._fail_soon(message)
+        else:
+            loop.call_soon_threadsafe(self._fail_soon, message)
+
+    def _fail_soon(self, message: str) -> None:
+        if self._state != RUNNING or self._closing or self._failing is not None:
+            return
+        log.error("rule %s failed: %s", self.rule_id, message)
+        self._failing = asyncio.create_task(self._fail(message), name=f"rule-{self.rule_id}-fail")
+
+    async def _fail(self, message: str) -> None:
+        if self._closing:
+            return
+        sup = self._supervisor
+        if sup is not None and not sup.done():
+            sup.cancel()
+            await asyncio.gather(sup, return_exceptions=True)
+        if not self._closing:
+            await self._shutdown(ERROR, message)
+
     async def _shutdown(self, state: str, message: str) -> None:
         self._closing = True
         topo = self.topology
-        for task in self._connectors + self._tasks:
+        for task in self._aux + self._connectors + self._tasks:
             if not task.done():
                 task.cancel()
-        await asyncio.gather(*self._connectors, *self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._aux, *self._connectors, *self._tasks, return_exceptions=True)
         if topo is not None:
             for src in topo.sources:
                 await src.close()
             for sink in topo.sinks:
                 await sink.close()
+        if self.checkpointer is not None and self.policy.persistent:
+            self.checkpointer.checkpoint()
+        self._ended(state, message)
+
+    def _ended(self, state: str, message: str) -> None:
+        """The nodes are down: restart per the strategy, or settle in `state`."""
         self._state, self._message = state, message
         self._last_stop_ms = self.clock.now_ms()
+        if state == ERROR and self._may_restart():
+            self.restarts += 1
+            delay = restart_delay_ms(self.options.restart_strategy, self.restarts)
+            attempts = self.options.restart_strategy.attempts
+            self._message = (f"{message} (restarting in {delay:.0f} ms, "
+                             f"attempt {self.restarts} of {attempts})")
+            log.warning("rule %s: %s", self.rule_id, self._message)
+            self._restart_task = asyncio.create_task(
+                self._restart_later(delay), name=f"rule-{self.rule_id}-restart")
+            return
+        self._finished()
+
+    def _may_restart(self) -> bool:
+        return (not self._stop_requested
+                and self.restarts < self.options.restart_strategy.attempts)
+
+    def _finished(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self._done.set()
 
+    async def _restart_later(self, delay_ms: float) -> None:
+        try:
+            await self.clock.sleep(delay_ms / 1000)
+            if self._stop_requested:
+                return
+            log.info("rule %s: restarting (attempt %d)", self.rule_id, self.restarts)
+            await self._launch()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a restart that cannot build its nodes
+            log.error("rule %s: restart failed: %s", self.rule_id, exc)
+            self._ended(ERROR, f"restart failed: {exc}")
+
+    def _cancel_restart(self) -> None:
+        task, self._restart_task = self._restart_task, None
+        if task is not None and not task.done():
+            task.cancel()
+
+    # --- stopping -----------------------------------------------------------------------
     async def stop(self) -> None:
         """Stop now: sources are closed, in-flight data is discarded, sinks are closed."""
+        self._stop_requested = True
+        if self._restart_task is not None and not self._restart_task.done():
+            self._cancel_restart()
+            self._state, self._message = STOPPED, "canceled manually"
+            self._finished()
+            return
         if self._state != RUNNING:
             return
         if self._closing:
             await self._done.wait()
             return
         sup = self._supervisor
-        sup.cancel()
-        await asyncio.gather(sup, return_exceptions=True)
-        if not self._done.is_set():
+        if sup is not None:
+            sup.cancel()
+            await asyncio.gather(sup, return_exceptions=True)
+        if not self._done.is_set() and not self._closing:
             await self._shutdown(STOPPED, "canceled manually")
+        elif not self._done.is_set():
+            await self._done.wait()
 
     async def wait(self, timeout: float | None = None) -> bool:
-        """Wait until the rule has finished (all input processed and sinks closed); False on timeout."""
+        """Wait until the rule has finished (all input processed and sinks closed, or failed
+        with no restart left); False on timeout."""
         try:
             await asyncio.wait_for(self._done.wait(), timeout)
         except TimeoutError:
@@ -155,3 +336,10 @@ class RuleRunner:
     def metrics(self) -> dict[str, Any]:
         """Flat eKuiper metric keys -> values."""
         return self.status().metrics()
+
+
+def _node_name(task: asyncio.Task[Any], rule_id: str) -> str:
+    """`rule-r1-op-2_project` -> `op 2_project` (the node a message is about)."""
+    name = task.get_name().removeprefix(f"rule-{rule_id}-")
+    kind, _, rest = name.partition("-")
+    return f"{kind} {rest}" if rest else name

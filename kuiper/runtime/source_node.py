@@ -24,6 +24,7 @@ from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage
 from kuiper.runtime.clock import Clock
 from kuiper.runtime.context import NodeContext, maybe_await
 from kuiper.runtime.metrics import NodeMetrics
+from kuiper.runtime.node import Input, InputEnd
 from kuiper.runtime.options import RuleOptions
 from kuiper.runtime.schema import rows_to_batch
 
@@ -97,8 +98,18 @@ class SourceNode:
         options: RuleOptions,
         clock: Clock,
         outputs: list[Channel],
+        input_index: int | None = None,
     ) -> None:
         self.spec = spec
+        # several inputs feed the first operator: batches go tagged with this input's index
+        self.input_index = input_index
+        self.is_table = spec.stream.is_table
+        # a scan table's bounded source is read before the streams start (`loaded`), so the
+        # first stream rows already see the table; tables never end a rule (`until`: the
+        # operator the table feeds has finished)
+        self.loaded = asyncio.Event()
+        self.wait_for: list[asyncio.Event] = []
+        self.until: asyncio.Event | None = None
         self.source = source
         self.decoder = decoder
         self.options = options
@@ -163,6 +174,10 @@ class SourceNode:
         runs in a thread; a pull source's plain `open` only connects and is called directly."""
         src, ctx = self.source, self.ctx
         interval = getattr(src, "interval", None)
+        if not getattr(src, "bounded", False):
+            self.loaded.set()
+        for event in self.wait_for:
+            await event.wait()
         try:
             if inspect.iscoroutinefunction(src.open) or interval:
                 await maybe_await(src.open(ctx))
@@ -176,6 +191,7 @@ class SourceNode:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failing connector is counted; the rule goes on
+            self.loaded.set()
             self.report(f"source {self.spec.name} failed: {exc}")
 
     async def close(self) -> None:
@@ -193,7 +209,12 @@ class SourceNode:
         while True:
             while not self._pending:
                 self._wake.clear()
-                await self._wake.wait()
+                if self.until is None:
+                    await self._wake.wait()
+                    continue
+                await _first_of(self._wake, self.until)
+                if self.until.is_set() and not self._pending:
+                    return
             taken: list[tuple[str, Any, Any, int]] = []
             rows = 0
             while self._pending and (rows < max_rows or not taken):
@@ -208,14 +229,20 @@ class SourceNode:
                 for start in range(0, batch.n, max_rows):
                     part = batch if batch.n <= max_rows else batch.slice(start, start + max_rows)
                     self.metrics.records_out_total += part.n
+                    item = part if self.input_index is None else Input(part, self.input_index)
                     for ch in self.outputs:
-                        await ch.put(part)
+                        await ch.put(item)  # type: ignore[arg-type]
             last = taken[-1]
             if last[0] == ERROR:
                 self._error_item(last[1])
             elif last[0] == EOF:
+                self.loaded.set()
+                if self.is_table:
+                    return  # a table's end ends nothing: the streams decide when a rule is done
+                end = (EndOfInput(str(last[1] or "")) if self.input_index is None
+                       else InputEnd(str(last[1] or ""), self.input_index))
                 for ch in self.outputs:
-                    ch.put_control(EndOfInput(str(last[1] or "")))
+                    ch.put_control(end)
                 return
 
     def _decode(self, items: list[tuple[str, Any, Any, int]]) -> list[Batch]:
@@ -302,6 +329,16 @@ class SourceNode:
         if self.options.send_error:
             for ch in self.outputs:
                 ch.put_control(ErrorMessage(text))
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until one of the events is set."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 def _merge_metas(run: list[tuple[str, Any, Any, int]]) -> list[Any] | None:

@@ -2,9 +2,17 @@
 
 Shape: every source node -> one shared channel -> operator 1 -> ... -> operator n -> one
 channel per sink. With no operators the sources feed the sink channels directly.
+
+Several inputs (joins, scan tables): each source tags its batches with its position in
+`plan.sources` (`node.Input`), so operator 1 knows which input a batch comes from; the rule's
+input ends when every *stream* has ended (a table's end ends nothing; a table's node stops
+when operator 1 has finished). A bounded table source (a file) is read before the streams
+start, so the first stream rows already join against the whole table. Lookup tables are no
+source node: the operator that joins them gets a configured `LookupSource` (`op.bind`).
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +55,28 @@ def build_source(spec: SourceSpec, root: str) -> tuple[Any, Any]:
     source = registry.get_source_factory(stream.source_type)()
     source.configure(stream.datasource, source_conf(spec, root))
     decoder = registry.get_format(stream.format)(stream, spec.fields)
+    _bind_root(decoder, root)
     return source, decoder
+
+
+def _bind_root(codec: Any, root: str) -> None:
+    """Formats that read files under the root (protobuf schemas) load them now."""
+    bind = getattr(codec, "bind_root", None)
+    if bind is not None:
+        bind(root)
+
+
+def bind_lookup(op: Any, root: str) -> None:
+    """Give an operator that joins a lookup table its configured connector."""
+    table = getattr(op, "lookup_table", None)
+    if table is None:
+        return
+    source = registry.get_lookup_factory(table.source_type)()
+    conf = registry.load_source_conf(root, table.source_type, table.conf_key)
+    if table.options.get("KEY"):
+        conf.setdefault("key", table.options["KEY"])
+    source.configure(table.datasource, conf)
+    op.bind(source, conf)
 
 
 def build_topology(
@@ -68,6 +97,7 @@ def build_topology(
         encoder = None
         if getattr(sink, "accepts_bytes", False):
             encoder = registry.get_encoder(sink_props.format)(props)
+            _bind_root(encoder, root)
         inbox = channel(sink_props.buffer_length)
         sink_inboxes.append(inbox)
         topo.sinks.append(SinkNode(
@@ -76,22 +106,32 @@ def build_topology(
             rule_id=rule.id, root=root, options=options, encoder=encoder,
         ))
 
+    streams = sum(1 for spec in plan.sources if not spec.stream.is_table) or 1
     downstream = sink_inboxes
     for pos in range(len(plan.operators) - 1, -1, -1):
         inbox = channel()
+        op = plan.operators[pos]
+        bind_lookup(op, root)
         topo.operators.insert(0, OperatorNode(
-            plan.operators[pos], inbox, downstream,
-            upstreams=len(plan.sources) if pos == 0 else 1,
-            rule_id=rule.id, options=options, clock=clock, tick_ms=tick_ms,
+            op, inbox, downstream,
+            upstreams=streams if pos == 0 else 1,
+            rule_id=rule.id, options=options, clock=clock, tick_ms=tick_ms, root=root,
         ))
         downstream = [inbox]
 
-    for spec in plan.sources:
+    tagged = len(plan.sources) > 1 and bool(plan.operators)
+    for index, spec in enumerate(plan.sources):
         source, decoder = build_source(spec, root)
         topo.sources.append(SourceNode(
             spec, source, decoder, rule_id=rule.id, root=root, options=options, clock=clock,
-            outputs=downstream,
+            outputs=downstream, input_index=index if tagged else None,
         ))
+    tables = [s for s in topo.sources if s.is_table]
+    for node in topo.sources:
+        if node.is_table:
+            node.until = topo.operators[0].finished if topo.operators else asyncio.Event()
+        else:
+            node.wait_for = [t.loaded for t in tables]
 
     for node in (*topo.operators, *topo.sinks):
         inbox = node.inbox

@@ -1,13 +1,14 @@
-"""The memory source: rows published by memory sinks on a topic (wildcards + and #)."""
+"""The memory source: rows published by memory sinks on a topic (wildcards + and #), and the
+memory lookup table: the latest row per key published on a topic."""
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from kuiper.api import Context, Source
+from kuiper.api import Context, LookupSource, Source
 from kuiper.errors import ConfigError
 from kuiper.io.pubsub import BUS
-from kuiper.runtime.registry import register_source
+from kuiper.runtime.registry import register_lookup, register_source
 
 
 @register_source("memory")
@@ -34,3 +35,94 @@ class MemorySource(Source):
         if self._token is not None:
             BUS.unsubscribe(self._token)
             self._token = None
+
+
+class MemoryTable:
+    """The rows published on a topic, by the value of their key field (the latest wins)."""
+
+    def __init__(self, topic: str, key: str) -> None:
+        self.topic = topic
+        self.key = key
+        self.rows: dict[Any, dict[str, Any]] = {}
+        self.users = 0
+        self._token = BUS.subscribe(topic, self._on_rows)
+
+    def _on_rows(self, topic: str, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            k = row.get(self.key)
+            if k is not None:
+                self.rows[k] = row
+
+    def close(self) -> None:
+        BUS.unsubscribe(self._token)
+
+
+_TABLES: dict[tuple[str, str], MemoryTable] = {}
+
+
+def memory_table(topic: str, key: str) -> MemoryTable:
+    """The shared table of (topic, key), created on first use."""
+    table = _TABLES.get((topic, key))
+    if table is None:
+        table = _TABLES[(topic, key)] = MemoryTable(topic, key)
+    return table
+
+
+@register_lookup("memory")
+class MemoryLookupSource(LookupSource):
+    """`CREATE TABLE t () WITH (TYPE="memory", KIND="lookup", DATASOURCE="topic", KEY="id")`:
+    rows that memory sinks publish on the topic, kept by their KEY field (updates replace);
+    lookups by any fields, answered for all the keys of a batch in one call."""
+
+    def __init__(self) -> None:
+        self.topic = ""
+        self.key = ""
+        self.table: MemoryTable | None = None
+
+    def configure(self, datasource: str, conf: dict[str, Any]) -> None:
+        if not datasource:
+            raise ConfigError("memory lookup table needs a topic", hint='DATASOURCE="my/topic"')
+        self.topic = datasource
+        self.key = str(conf.get("key") or "")
+        if not self.key:
+            raise ConfigError(f"memory lookup table on {datasource} needs KEY",
+                              hint='CREATE TABLE t () WITH (..., KIND="lookup", KEY="id")')
+        self.table = memory_table(self.topic, self.key)
+        self.table.users += 1
+
+    def open(self, ctx: Context) -> None:
+        if self.table is None:
+            self.table = memory_table(self.topic, self.key)
+            self.table.users += 1
+
+    def lookup(self, ctx: Context, fields: list[str], keys: list[str],
+               values: list[Any]) -> list[dict[str, Any]]:
+        return self.lookup_batch(ctx, fields, keys, [values])[0]
+
+    def lookup_batch(self, ctx: Context, fields: list[str], keys: list[str],
+                     values_list: list[list[Any]]) -> list[list[dict[str, Any]]]:
+        assert self.table is not None
+        rows = self.table.rows
+        out: list[list[dict[str, Any]]] = []
+        if keys == [self.key]:
+            for values in values_list:
+                row = rows.get(values[0])
+                out.append([_pick(row, fields)] if row is not None else [])
+            return out
+        for values in values_list:
+            out.append([_pick(r, fields) for r in rows.values()
+                        if all(r.get(k) == v for k, v in zip(keys, values, strict=True))])
+        return out
+
+    def close(self, ctx: Context) -> None:
+        table = self.table
+        self.table = None
+        if table is not None:
+            table.users -= 1
+            if table.users <= 0:
+                table.close()
+                _TABLES.pop((table.topic, table.key), None)
+
+
+def _pick(row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    return {k: row[k] for k in fields if k in row} if fields else row

@@ -8,7 +8,6 @@ import pytest
 from runtime_helpers import CONTEXTS, RESULTS, SOURCE_DATA, MapOp, make_plan, stream, wait_until
 
 from kuiper.api import Batch, Column
-from kuiper.errors import ConfigError
 from kuiper.runtime.clock import ManualClock
 from kuiper.runtime.loop import run
 from kuiper.runtime.rule import RuleRunner
@@ -247,10 +246,9 @@ def test_simulator_on_a_manual_clock():
     assert RESULTS["out"] == [[{"t": 1}], [{"t": 2}], [{"t": 3}]]
 
 
-def test_event_time_without_windows_is_refused():
+def test_event_time_without_windows_is_accepted():
     plan = make_plan(stream(), [MapOp()], [{"nop": {}}], {"isEventTime": True})
-    with pytest.raises(ConfigError, match="isEventTime is not supported yet"):
-        RuleRunner(plan)
+    assert RuleRunner(plan).options.is_event_time
 
 
 def test_stop_an_unbounded_rule():

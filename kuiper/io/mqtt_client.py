@@ -1,0 +1,493 @@
+"""MQTT connections on the event loop: paho-mqtt 2.x driven by asyncio, no network thread.
+
+paho's documented external-loop pattern: the socket is registered with the loop
+(`add_reader`/`add_writer`) and the loop calls `loop_read`/`loop_write`, a timer calls
+`loop_misc` (keepalive). Callbacks such as `on_message` therefore run on the event loop.
+Only connecting (TCP connect + TLS handshake, which block) runs in a worker thread; a lost
+connection is re-established with exponential back-off and the subscriptions are renewed.
+
+`LoopClient` buffers the socket on both sides (paho 2.x reads a packet with one `recv` per
+header byte and writes one `send` per packet): one `recv` of up to 64 KiB per wake-up feeds
+many packets, and everything paho queued during a loop iteration goes out in one `send`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from kuiper.errors import ConfigError
+from kuiper.io.config import load_yaml_sections
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SERVER = "tcp://127.0.0.1:1883"
+READ_CHUNK = 1 << 16
+READ_ROUNDS = 512  # loop_read calls per wake-up before yielding to other tasks
+MIN_BACKOFF_S = 0.1
+MAX_BACKOFF_S = 5.0
+_TLS_SCHEMES = {"ssl", "tls", "mqtts", "tcps"}
+_PLAIN_SCHEMES = {"tcp", "mqtt", ""}
+_VERSIONS = {"3.1": mqtt.MQTTv31, "3": mqtt.MQTTv31, "3.1.1": mqtt.MQTTv311, "4": mqtt.MQTTv311,
+             "5": mqtt.MQTTv5, "5.0": mqtt.MQTTv5}
+IGNORED_PROPS = ("kubeedgeVersion", "kubeedgeModelFile")
+
+
+def _resolve_path(root: str, path: str) -> str:
+    """A certificate path: absolute, or relative to the kuiper root (else to the cwd)."""
+    if not path or os.path.isabs(path):
+        return path
+    under_root = os.path.join(root, path)
+    return under_root if os.path.exists(under_root) else path
+
+
+def _bool(conf: dict[str, Any], name: str, what: str) -> bool:
+    v = conf.get(name, False)
+    if isinstance(v, str) and v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    if not isinstance(v, bool):
+        raise ConfigError(f"{what}: '{name}' must be true or false, got {v!r}")
+    return v
+
+
+def parse_qos(conf: dict[str, Any], default: int, what: str) -> int:
+    qos = conf.get("qos", default)
+    try:
+        qos = int(qos)
+    except (TypeError, ValueError):
+        qos = -1
+    if qos not in (0, 1, 2):
+        raise ConfigError(f"{what}: qos must be 0, 1 or 2, got {conf.get('qos')!r}")
+    return qos
+
+
+def selected_connection(root: str, selector: str, what: str) -> dict[str, Any]:
+    """The properties of `connectionSelector: mqtt.name` in {root}/etc/connections/connection.yaml."""
+    kind, _, name = selector.partition(".")
+    path = os.path.join(root, "etc", "connections", "connection.yaml")
+    section = load_yaml_sections(path).get(kind, {})
+    props = section.get(name)
+    if kind.lower() != "mqtt" or not isinstance(props, dict):
+        raise ConfigError(f"{what}: connectionSelector '{selector}' is not defined",
+                          hint=f"add it under 'mqtt: {name or 'name'}:' in {path}")
+    return dict(props)
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """Connection properties of an MQTT source or sink (eKuiper's names, see `parse`)."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    tls: bool = False
+    username: str = ""
+    password: str = ""
+    client_id: str = ""
+    protocol: int = mqtt.MQTTv311
+    cert_path: str = ""
+    key_path: str = ""
+    root_ca_path: str = ""
+    insecure_skip_verify: bool = False
+    keepalive: int = 60
+    server: str = DEFAULT_SERVER
+
+    @classmethod
+    def parse(cls, conf: dict[str, Any], root: str, what: str) -> MqttSettings:
+        """server, username, password, clientid/clientId, protocolVersion (3.1, 3.1.1, 5),
+        certificationPath, privateKeyPath, rootCaPath, insecureSkipVerify, connectionSelector."""
+        selector = conf.get("connectionSelector")
+        if selector:
+            conf = {**conf, **selected_connection(root, str(selector), what)}
+        server = str(conf.get("server") or DEFAULT_SERVER)
+        parts = urlsplit(server if "://" in server else "tcp://" + server)
+        scheme = parts.scheme.lower()
+        if scheme not in _TLS_SCHEMES | _PLAIN_SCHEMES:
+            raise ConfigError(f"{what}: server scheme '{scheme}' is not supported",
+                              hint="use tcp://host:1883 or ssl://host:8883")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError(f"{what}: bad server address '{server}': {exc}") from None
+        cert = _resolve_path(root, str(conf.get("certificationPath") or ""))
+        key = _resolve_path(root, str(conf.get("privateKeyPath") or ""))
+        ca = _resolve_path(root, str(conf.get("rootCaPath") or ""))
+        tls = scheme in _TLS_SCHEMES or bool(cert or ca)
+        version = str(conf.get("protocolVersion") or "3.1.1").strip()
+        if version not in _VERSIONS:
+            raise ConfigError(f"{what}: protocolVersion '{version}' is not supported",
+                              hint="use 3.1, 3.1.1 or 5")
+        for path, name in ((cert, "certificationPath"), (key, "privateKeyPath"), (ca, "rootCaPath")):
+            if path and not os.path.isfile(path):
+                raise ConfigError(f"{what}: {name} {path} does not exist")
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=port or (8883 if tls else 1883),
+            tls=tls,
+            username=str(conf.get("username") or ""),
+            password=str(conf.get("password") or ""),
+            client_id=str(conf.get("clientid") or conf.get("clientId") or ""),
+            protocol=_VERSIONS[version],
+            cert_path=cert,
+            key_path=key,
+            root_ca_path=ca,
+            insecure_skip_verify=_bool(conf, "insecureSkipVerify", what),
+            server=server,
+        )
+
+    @property
+    def v5(self) -> bool:
+        return self.protocol == mqtt.MQTTv5
+
+    def ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=self.root_ca_path or None)
+        if self.cert_path:
+            ctx.load_cert_chain(self.cert_path, self.key_path or None)
+        if self.insecure_skip_verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+
+class LoopClient(mqtt.Client):
+    """paho's Client with buffered socket IO (overrides paho 2.x's `_sock_recv`/`_sock_send`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rbuf = b""
+        self._rpos = 0
+        self.wbuf = bytearray()
+
+    def reset_buffers(self) -> None:
+        self._rbuf, self._rpos = b"", 0
+        self.wbuf.clear()
+
+    def buffered_input(self) -> bool:
+        return self._rpos < len(self._rbuf)
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        buf, pos = self._rbuf, self._rpos
+        if pos < len(buf):
+            end = pos + bufsize
+            if end >= len(buf):
+                self._rbuf, self._rpos = b"", 0
+                return buf[pos:] if pos else buf
+            self._rpos = end
+            return buf[pos:end]
+        data = super()._sock_recv(READ_CHUNK)
+        if len(data) <= bufsize:
+            return data
+        self._rbuf, self._rpos = data, bufsize
+        return data[:bufsize]
+
+    def _sock_send(self, buf: bytes | bytearray) -> int:
+        if self._sock is None:
+            raise ConnectionError("not connected")
+        self.wbuf += buf
+        return len(buf)
+
+    def flush(self) -> bool:
+        """Send the buffered output; True when all of it went out (False: wait for writable)."""
+        sock = self._sock
+        while self.wbuf:
+            if sock is None:
+                self.wbuf.clear()
+                return True
+            try:
+                sent = sock.send(self.wbuf)
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                return False
+            except OSError as exc:  # the read side sees the broken connection and reconnects
+                log.debug("mqtt send failed: %s", exc)
+                self.wbuf.clear()
+                return True
+            del self.wbuf[:sent]
+        return True
+
+
+MessageHandler = Callable[[mqtt.Client, Any, mqtt.MQTTMessage], None]
+
+
+class MqttConnection:
+    """One paho client on the running loop: connect, stay connected, subscribe, publish."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        *,
+        name: str,
+        on_message: MessageHandler | None = None,
+        on_error: Callable[[str], None] | None = None,
+        max_inflight: int = 0,
+    ) -> None:
+        self.settings = settings
+        self.name = name
+        self.loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self.on_error = on_error
+        client_id = settings.client_id or f"kuiper-{uuid.uuid4().hex[:16]}"
+        kwargs: dict[str, Any] = {"client_id": client_id, "protocol": settings.protocol}
+        if not settings.v5:
+            kwargs["clean_session"] = True
+        client = LoopClient(mqtt.CallbackAPIVersion.VERSION2, **kwargs)
+        if settings.username:
+            client.username_pw_set(settings.username, settings.password or None)
+        if settings.tls:
+            client.tls_set_context(settings.ssl_context())
+            if settings.insecure_skip_verify:
+                client.tls_insecure_set(True)
+        if max_inflight:
+            client.max_inflight_messages_set(max_inflight)
+        client.max_queued_messages_set(0)
+        client.suppress_exceptions = True
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_register_write
+        client.on_socket_unregister_write = self._on_unregister_write
+        if on_message is not None:
+            client.on_message = on_message
+        self.client = client
+        self.connected = asyncio.Event()
+        self.subscriptions: list[tuple[str, int]] = []
+        self._sock: Any = None
+        self._reading = False
+        self._paused = False
+        self._paho_write = False
+        self._writer_on = False
+        self._closing = False
+        self._connector: asyncio.Task[None] | None = None
+        self._misc: asyncio.Task[None] | None = None
+        self._attempted = asyncio.Event()
+        self._lost = asyncio.Event()
+        self._read_again: asyncio.Handle | None = None
+        self.connects = 0
+
+    # --- lifecycle --------------------------------------------------------------------
+    async def start(self, wait: float | None = None) -> bool:
+        """Begin connecting (and keep the connection up); optionally wait up to `wait` seconds
+        for the first attempt. True when connected."""
+        self.client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
+        self._connector = asyncio.create_task(self._connect_loop(), name=f"mqtt-{self.name}")
+        self._misc = asyncio.create_task(self._misc_loop(), name=f"mqtt-misc-{self.name}")
+        if wait:
+            try:
+                await asyncio.wait_for(self._attempted.wait(), wait)
+            except TimeoutError:
+                pass
+        return self.connected.is_set()
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in (self._connector, self._misc):
+            if task is not None and not task.done():
+                task.cancel()
+        await asyncio.gather(*(t for t in (self._connector, self._misc) if t), return_exceptions=True)
+        if self._sock is not None:
+            try:
+                self.client.disconnect()
+                self.client.loop_write()
+                self.client.flush()
+            except Exception as exc:  # noqa: BLE001 - best effort on the way out
+                log.debug("mqtt %s: disconnect failed: %s", self.name, exc)
+        if self._sock is not None:  # the broker may not have closed it yet
+            self._detach(self._sock)
+            self.client._sock_close()  # noqa: SLF001 - paho has no public close for a dead link
+        self.connected.clear()
+
+    async def _connect_loop(self) -> None:
+        """Connect now; after a loss, reconnect with exponential back-off until closed."""
+        backoff = MIN_BACKOFF_S
+        while not self._closing:
+            if self._sock is None and not self.connected.is_set():
+                try:
+                    await asyncio.to_thread(self.client.reconnect)
+                    self._attach(self.client.socket())
+                    backoff = MIN_BACKOFF_S
+                except Exception as exc:  # noqa: BLE001 - refused, unreachable, TLS failure
+                    text = f"mqtt {self.name}: cannot connect to {self.settings.server}: {exc}"
+                    log.warning("%s; retrying in %.1fs", text, backoff)
+                    if self.on_error is not None:
+                        self.on_error(text)
+                    self._attempted.set()
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+                    continue
+            await self._lost.wait()
+            self._lost.clear()
+            if not self._closing:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _misc_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if self._sock is not None:
+                self.client.loop_misc()
+
+    # --- paho callbacks (on the loop) -------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                    properties: Any) -> None:
+        if reason.is_failure:
+            text = f"mqtt {self.name}: {self.settings.server} refused the connection: {reason}"
+            log.error(text)
+            if self.on_error is not None:
+                self.on_error(text)
+            return
+        self.connects += 1
+        if self.connects > 1:
+            log.info("mqtt %s: reconnected to %s", self.name, self.settings.server)
+        self.connected.set()
+        self._attempted.set()
+        self._subscribe(self.subscriptions)
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                       properties: Any) -> None:
+        was = self.connected.is_set()
+        self.connected.clear()
+        if self._closing:
+            return
+        if was:
+            text = f"mqtt {self.name}: lost the connection to {self.settings.server}: {reason}"
+            log.warning(text)
+            if self.on_error is not None:
+                self.on_error(text)
+        self._lost.set()
+
+    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self.client.reset_buffers()  # called in the connecting thread; attached after it
+
+    def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        if self.client.wbuf:  # e.g. DISCONNECT after the last publishes: send before closing
+            try:
+                sock.settimeout(1.0)
+                sock.sendall(self.client.wbuf)
+            except OSError as exc:
+                log.debug("mqtt %s: could not send before closing: %s", self.name, exc)
+            self.client.wbuf.clear()
+        if threading.get_ident() == self._loop_thread:
+            self._detach(sock)
+
+    def _on_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self._paho_write = True
+        if threading.get_ident() == self._loop_thread:
+            self._update_writer()
+
+    def _on_unregister_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self._paho_write = False
+        if threading.get_ident() == self._loop_thread:
+            self._update_writer()
+
+    # --- the socket on the loop ---------------------------------------------------------
+    def _attach(self, sock: Any) -> None:
+        if sock is None:
+            return
+        self._sock = sock
+        if not self._paused:
+            self.loop.add_reader(sock, self._on_readable)
+            self._reading = True
+        self._update_writer()
+
+    def _detach(self, sock: Any) -> None:
+        if self._sock is None or sock is not self._sock:
+            return
+        if self._reading:
+            self.loop.remove_reader(sock)
+            self._reading = False
+        if self._writer_on:
+            self.loop.remove_writer(sock)
+            self._writer_on = False
+        if self._read_again is not None:
+            self._read_again.cancel()
+            self._read_again = None
+        self._sock = None
+        self.client.reset_buffers()
+        self._lost.set()
+
+    def _on_readable(self) -> None:
+        self._read_again = None
+        client = self.client
+        for _ in range(READ_ROUNDS):
+            if self._paused or client.loop_read() != mqtt.MQTT_ERR_SUCCESS or self._sock is None:
+                break
+            if not client.buffered_input() and not _ssl_pending(self._sock):
+                break
+        else:  # more is buffered: continue after other tasks had a turn
+            self._read_again = self.loop.call_soon(self._on_readable)
+        self.flush()
+
+    def _on_writable(self) -> None:
+        if self._sock is not None:
+            self.client.loop_write()
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what paho queued (acks, publishes) now instead of at the next writable event."""
+        client = self.client
+        if client.want_write() and self._sock is not None:
+            client.loop_write()
+        client.flush()
+        self._update_writer()
+
+    def _update_writer(self) -> None:
+        sock = self._sock
+        want = sock is not None and (self._paho_write or bool(self.client.wbuf))
+        if want and not self._writer_on:
+            self.loop.add_writer(sock, self._on_writable)
+            self._writer_on = True
+        elif not want and self._writer_on and sock is not None:
+            self.loop.remove_writer(sock)
+            self._writer_on = False
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket: TCP back-pressure makes the broker queue (or drop)."""
+        self._paused = True
+        if self._reading and self._sock is not None:
+            self.loop.remove_reader(self._sock)
+            self._reading = False
+
+    def resume_reading(self) -> None:
+        self._paused = False
+        if not self._reading and self._sock is not None:
+            self.loop.add_reader(self._sock, self._on_readable)
+            self._reading = True
+            if self.client.buffered_input() and self._read_again is None:
+                self._read_again = self.loop.call_soon(self._on_readable)
+
+    # --- subscribe / publish -------------------------------------------------------------
+    def subscribe(self, topics: Iterable[str], qos: int) -> None:
+        """Subscribe now if connected, and again after every reconnect."""
+        new = [(t, qos) for t in topics]
+        self.subscriptions += new
+        if self.connected.is_set():
+            self._subscribe(new)
+
+    def _subscribe(self, subs: list[tuple[str, int]]) -> None:
+        if not subs:
+            return
+        if self.settings.v5:
+            result, _ = self.client.subscribe([(t, SubscribeOptions(qos=q)) for t, q in subs])
+        else:
+            result, _ = self.client.subscribe(subs)
+        if result != mqtt.MQTT_ERR_SUCCESS:
+            log.error("mqtt %s: subscribe %s failed: %s", self.name, subs, mqtt.error_string(result))
+        self.flush()
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool = False,
+                properties: Any = None) -> mqtt.MQTTMessageInfo:
+        return self.client.publish(topic, payload, qos, retain, properties)
+
+
+def _ssl_pending(sock: Any) -> bool:
+    pending = getattr(sock, "pending", None)
+    return bool(pending and pending())
