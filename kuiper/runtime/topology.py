@@ -103,7 +103,7 @@ def build_topology(
         topo.sinks.append(SinkNode(
             index, sink_type, sink, sink_props, inbox,
             upstreams=1 if plan.operators else len(plan.sources),
-            rule_id=rule.id, root=root, options=options, encoder=encoder,
+            rule_id=rule.id, root=root, options=options, encoder=encoder, clock=clock,
         ))
 
     streams = sum(1 for spec in plan.sources if not spec.stream.is_table) or 1
