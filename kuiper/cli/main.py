@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
+    logging.getLogger("kuiper.sink.log").setLevel(min(level, logging.INFO))  # log sink results
     try:
         return int(args.func(args) or 0)
     except KuiperError as exc:

@@ -161,6 +161,15 @@ async def run_runners(runners: list[RuleRunner], *, progress: bool = False) -> N
                 loop.remove_signal_handler(sig)
 
 
+def default_root(paths: list[str]) -> str:
+    """The kuiper root when --root is not given: a directory argument holding an etc/ folder,
+    else $KUIPER_ROOT, else the current directory."""
+    for p in paths:
+        if os.path.isdir(p) and os.path.isdir(os.path.join(p, "etc")):
+            return p
+    return os.environ.get("KUIPER_ROOT") or os.getcwd()
+
+
 @contextlib.contextmanager
 def extensions(root: str) -> Iterator[None]:
     """Installed plugins (`{root}/plugins`) and external services (`{root}/etc/services`) are
@@ -192,7 +201,8 @@ def run_paths(
     progress: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Run the streams and rules found in `paths`; each rule's status (eKuiper's shape)."""
-    root = root or os.environ.get("KUIPER_ROOT") or os.getcwd()
+    paths = list(paths)
+    root = root or default_root(paths)
 
     async def main() -> dict[str, dict[str, Any]]:
         runners = build_runners(paths, root, clock)
