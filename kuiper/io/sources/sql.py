@@ -13,14 +13,13 @@ A database that is down is reported as an error each interval; reading resumes w
 off once it is back.
 
 Lookup table: `CREATE TABLE t () WITH (TYPE="sql", KIND="lookup", DATASOURCE="tableName")`
-with url (and `lookup: {cache, cacheTtl (s), cacheMissingKey}`) in the yaml section.
+with url in the yaml section (the lookup join caches answers per its `lookup: {cache, …}`).
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,11 +210,6 @@ class SqlLookupSource(LookupSource):
         self.url = ""
         self.table = ""
         self.template = ""
-        self.cache = False
-        self.cache_ttl = 600.0
-        self.cache_missing = True
-        # (fields, keys) + key values -> (expiry, rows)
-        self._cache: dict[tuple[Any, ...], tuple[float, list[dict[str, Any]]]] = {}
         self._db: Database | None = None
 
     def configure(self, datasource: str, conf: dict[str, Any]) -> None:
@@ -227,11 +221,6 @@ class SqlLookupSource(LookupSource):
             self.template = str(_get(template, "templateSql"))
         elif not self.table:
             raise ConfigError("sql lookup table needs DATASOURCE (the table name)")
-        lookup = _get(conf, "lookup") or {}
-        if isinstance(lookup, dict):
-            self.cache = bool(_get(lookup, "cache", False))
-            self.cache_ttl = float(_get(lookup, "cacheTtl", 600))
-            self.cache_missing = bool(_get(lookup, "cacheMissingKey", True))
 
     async def open(self, ctx: Context) -> None:
         self._db = open_database(self.url, ctx.get_root_path())
@@ -261,8 +250,6 @@ class SqlLookupSource(LookupSource):
                 raise KuiperError(f"sql lookup: invalid field name {name!r}")
         if not keys:
             raise KuiperError("sql lookup: no key to look up")
-        now = time.monotonic()
-        scope = (tuple(fields), tuple(keys))
         results: list[list[dict[str, Any]] | None] = [None] * len(values_list)
         wanted: dict[tuple[Any, ...], list[int]] = {}
         for i, vals in enumerate(values_list):
@@ -270,17 +257,11 @@ class SqlLookupSource(LookupSource):
             if any(v is None for v in key):
                 results[i] = []
                 continue
-            hit = self._cache.get((scope, key)) if self.cache else None
-            if hit is not None and hit[0] > now:
-                results[i] = hit[1]
-                continue
             wanted.setdefault(key, []).append(i)
         if wanted:
             found = await self._query(fields, keys, list(wanted))
             for key, idxs in wanted.items():
                 rows = found.get(key, [])
-                if self.cache and (rows or self.cache_missing):
-                    self._cache[(scope, key)] = (now + self.cache_ttl, rows)
                 for i in idxs:
                     results[i] = rows
         return [list(r or []) for r in results]
