@@ -7,7 +7,6 @@ from typing import Any
 from kuiper.api import Context, Sink
 from kuiper.runtime.registry import register_sink
 
-
 #: the results logger; `kuiper run` shows it at INFO whatever the verbosity
 results_log = logging.getLogger("kuiper.sink.log")
 
