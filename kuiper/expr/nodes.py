@@ -45,7 +45,8 @@ class Node:
     kind: str | None = None
 
     def eval(self, ec: EvalContext) -> Column:
-        raise NotImplementedError
+        """Evaluate over the context's batch; every node class defines it."""
+        raise TypeError(f"{type(self).__name__} does not define eval()")
 
     def children(self) -> tuple[Node, ...]:
         return ()

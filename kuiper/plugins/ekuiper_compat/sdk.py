@@ -2,35 +2,44 @@
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from typing import Any
 
 
-class Context:
+class Context(ABC):
     """What an eKuiper SDK extension sees: identity, logger, emit, acks."""
 
+    @abstractmethod
     def get_rule_id(self) -> str:
-        raise NotImplementedError
+        """Provided by the engine's adapter."""
 
+    @abstractmethod
     def get_op_id(self) -> str:
-        raise NotImplementedError
+        """Provided by the engine's adapter."""
 
+    @abstractmethod
     def get_instance_id(self) -> int:
-        raise NotImplementedError
+        """Provided by the engine's adapter."""
 
+    @abstractmethod
     def get_logger(self) -> logging.Logger:
-        raise NotImplementedError
+        """Provided by the engine's adapter."""
 
+    @abstractmethod
     def emit(self, message: dict, meta: dict | None) -> None:
-        raise NotImplementedError
+        """Provided by the engine's adapter."""
 
+    @abstractmethod
     def emit_error(self, error: str) -> None:
-        raise NotImplementedError
+        """Provided by the engine's adapter."""
 
+    @abstractmethod
     def ack_ok(self) -> None:
-        raise NotImplementedError
+        """Provided by the engine's adapter."""
 
+    @abstractmethod
     def ack_error(self, error: str) -> None:
-        raise NotImplementedError
+        """Provided by the engine's adapter."""
 
 
 class Source:
@@ -69,7 +78,7 @@ class Function:
         return ""
 
     def exec(self, args: list[Any], ctx: Context) -> Any:
-        raise NotImplementedError
+        raise TypeError(f"function {type(self).__name__} does not define exec(args, ctx)")
 
     def is_aggregate(self) -> bool:
         return False
