@@ -272,6 +272,7 @@ class MqttConnection:
         self._lost = asyncio.Event()
         self._read_again: asyncio.Handle | None = None
         self.connects = 0
+        self.receive_maximum: int | None = None  # MQTT v5 CONNACK: how many QoS>0 may be in flight
 
     # --- lifecycle --------------------------------------------------------------------
     async def start(self, wait: float | None = None) -> bool:
@@ -345,6 +346,8 @@ class MqttConnection:
                 self.on_error(text)
             return
         self.connects += 1
+        limit = getattr(properties, "ReceiveMaximum", None) if self.settings.v5 else None
+        self.receive_maximum = int(limit) if limit else None
         if self.connects > 1:
             log.info("mqtt %s: reconnected to %s", self.name, self.settings.server)
         self.connected.set()

@@ -286,7 +286,12 @@ class SourceNode:
                 payloads = [p for it in run for p in it[1]]
                 batch, errors = self.decoder.decode_payloads(payloads)
                 metas = _merge_metas(run)
-                if metas and batch.n == len(payloads):
+                if metas and batch.n != len(payloads):
+                    # rows of the payloads that decoded, when each payload is one row or an error
+                    failed = {num - 1 for num, _ in errors}
+                    if batch.n + len(failed) == len(payloads):
+                        metas = [m for i, m in enumerate(metas) if i not in failed]
+                if metas and batch.n == len(metas):
                     batch.meta = Batch.from_rows([{}] * len(metas), metas=metas).meta
                 base, what = self._message_base, "message"
                 self._message_base += len(payloads)

@@ -5,10 +5,13 @@ Properties: server, topic (required; may be a template resolved per message,
 username, password, certificationPath, privateKeyPath, rootCaPath, insecureSkipVerify,
 connectionSelector, compression zlib | gzip | flate | zstd, properties (MQTT v5:
 contentType, responseTopic, correlationData, messageExpiryInterval, userProperties; string
-values may be templates), maxInflight (QoS >= 1 messages not yet acknowledged, default 1000).
+values may be templates), maxInflight (QoS >= 1 messages not yet acknowledged: default 1000
+at QoS 1, 20 at QoS 2).
 
-QoS >= 1: at most `maxInflight` publishes wait for their acknowledgement; `collect` awaits
-when the window is full. Without the bound paho's 16-bit message ids wrap after 65,535
+QoS >= 1: at most `maxInflight` publishes wait for their acknowledgement (fewer when an MQTT v5
+broker announces a smaller Receive Maximum); `collect` awaits when the window is full.
+Mosquitto silently drops incoming QoS 2 messages beyond its `max_inflight_messages` (20 by
+default) for MQTT 3.1.1 clients, hence the small QoS 2 default. Without the bound paho's 16-bit message ids wrap after 65,535
 unacknowledged messages and later publishes are refused. While the broker is away, QoS >= 1
 messages wait in the window and are sent again on reconnect; QoS 0 messages fail with an
 "io error" (counted in the sink's metrics).
@@ -36,6 +39,7 @@ from kuiper.runtime.registry import get_encoder, register_sink
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_INFLIGHT = 1000
+QOS2_MAX_INFLIGHT = 20
 MAX_MESSAGE_IDS = 65535
 CONNECT_WAIT_S = 5.0
 CLOSE_WAIT_S = 5.0
@@ -135,7 +139,8 @@ class MqttSink(Sink):
         if not isinstance(retained, bool):
             raise ConfigError("mqtt sink: 'retained' must be true or false")
         self.retained = retained
-        inflight = conf.get("maxInflight", DEFAULT_MAX_INFLIGHT)
+        inflight = conf.get("maxInflight",
+                            QOS2_MAX_INFLIGHT if self.qos == 2 else DEFAULT_MAX_INFLIGHT)
         if isinstance(inflight, bool) or not isinstance(inflight, int) or not (
                 1 <= inflight < MAX_MESSAGE_IDS):
             raise ConfigError(f"mqtt sink: maxInflight must be 1..{MAX_MESSAGE_IDS - 1}, "
@@ -183,8 +188,15 @@ class MqttSink(Sink):
                     properties: Any) -> None:
         if self.qos:
             self.unacked -= 1
-            if self.unacked < self.max_inflight and self._room is not None:
+            if self.unacked < self.window and self._room is not None:
                 self._room.set()
+
+    @property
+    def window(self) -> int:
+        """Publishes that may await their acknowledgement: maxInflight, or the broker's
+        Receive Maximum (MQTT v5) when smaller."""
+        limit = self.conn.receive_maximum if self.conn is not None else None
+        return min(self.max_inflight, limit) if limit else self.max_inflight
 
     def _properties(self, data: Any) -> Properties | None:
         if not (self.v5_props or self.user_props):
@@ -209,14 +221,14 @@ class MqttSink(Sink):
         if self.compress is not None:
             payload = self.compress(payload)
         props = self._properties(data)
-        if self.qos and self.unacked >= self.max_inflight:
+        if self.qos and self.unacked >= self.window:
             return self._publish_when_room(topic, payload, props)
         self._publish(topic, payload, props)
         return None
 
     async def _publish_when_room(self, topic: str, payload: bytes, props: Any) -> None:
         assert self._room is not None
-        while self.unacked >= self.max_inflight:
+        while self.unacked >= self.window:
             self._room.clear()
             await self._room.wait()
         self._publish(topic, payload, props)
