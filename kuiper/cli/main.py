@@ -6,6 +6,7 @@ import logging
 import sys
 
 from kuiper import __version__
+from kuiper.cli.manage import add_manage_commands
 from kuiper.cli.plugins import add_plugin_commands
 from kuiper.errors import KuiperError
 
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help=argparse.SUPPRESS)
     run.set_defaults(func=_run)
     add_plugin_commands(sub)
+    add_manage_commands(sub)  # after the plugin verbs: they share nouns (create, show, …)
     return parser
 
 

@@ -1,0 +1,11 @@
+"""eKuiper's REST routes, one module per resource."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from kuiper.server.routes import info, plugins, rules, services, streams
+
+
+def add_routes(app: web.Application) -> None:
+    for module in (info, streams, rules, plugins, services):
+        module.add_routes(app.router)
