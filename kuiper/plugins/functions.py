@@ -152,7 +152,9 @@ class PluginFunction:
             raise PluginError(f"{self.where} failed: {type(exc).__name__}: {exc}",
                               hint="the plugin raised; fix it or catch the error") from exc
 
-    def context(self, ctx: Any) -> FunctionContextAdapter:
+    def context(self, ctx: Any) -> Any:
+        if isinstance(ctx, Context) and callable(getattr(ctx, "get_func_id", None)):
+            return ctx  # the runtime's FunctionContext of this call site: complete already
         key = id(ctx)
         with self._lock:
             adapted = self._ctxs.get(key)

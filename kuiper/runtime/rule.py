@@ -29,7 +29,7 @@ from kuiper.runtime.metrics import RuleStatus
 from kuiper.runtime.options import RestartStrategy, RuleOptions, parse_rule_options
 from kuiper.runtime.topology import Topology, build_topology
 from kuiper.state import checkpoint
-from kuiper.state.checkpoint import CheckpointPolicy, Checkpointer
+from kuiper.state.checkpoint import Checkpointer, CheckpointPolicy
 from kuiper.state.extension_state import RuleExtensionState
 from kuiper.state.kv import KVStore, open_store
 
@@ -100,6 +100,7 @@ class RuleRunner:
         self._supervisor: asyncio.Task[Any] | None = None
         self._restart_task: asyncio.Task[Any] | None = None
         self._failing: asyncio.Task[Any] | None = None
+        self._failure = ""  # the first extension failure of this run
         self._done = asyncio.Event()
         self._last_start_ms = 0
         self._last_stop_ms = 0
@@ -161,6 +162,7 @@ class RuleRunner:
     async def _launch(self) -> None:
         self._closing = False
         self._failing = None
+        self._failure = ""
         state = self._bind_state()
         topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms)
         self.topology = topo
@@ -201,7 +203,8 @@ class RuleRunner:
                                   task.get_name(), exc, exc_info=exc)
                         await self._shutdown(ERROR, f"{_node_name(task, self.rule_id)}: {exc}")
                         return
-            await self._shutdown(STOPPED, "")
+            # input ended; an extension failure reported meanwhile still fails the rule
+            await self._shutdown(ERROR if self._failure else STOPPED, self._failure)
         except asyncio.CancelledError:
             pass
 
@@ -220,6 +223,7 @@ class RuleRunner:
         if self._state != RUNNING or self._closing or self._failing is not None:
             return
         log.error("rule %s failed: %s", self.rule_id, message)
+        self._failure = message
         self._failing = asyncio.create_task(self._fail(message), name=f"rule-{self.rule_id}-fail")
 
     async def _fail(self, message: str) -> None:

@@ -81,11 +81,13 @@ def test_word_count_state_across_stop_and_a_new_runner(root: Path) -> None:
     async def one_run(out: Path) -> int:
         runner = build_runners([str(rules_to(out))], str(root), None)[0]
         await runner.start()
-        while len(read_lines(out)) < 5:
-            await asyncio.sleep(0.01)
-        await runner.stop()
+        state = runner.extension_state.instance("2_project", 0, 0)  # the call site's state
+        start = state.get_counter("allwordcount")
+        while state.get_counter("allwordcount") < start + 10:
+            await asyncio.sleep(0.005)
+        await runner.stop()  # the file sink flushes what it got when it closes
         assert runner.state == "stopped"
-        return runner.extension_state.instance("2_project", 0, 0).get_counter("allwordcount")
+        return state.get_counter("allwordcount")
 
     out1, out2 = root / "out" / "fast1.lines", root / "out" / "fast2.lines"
     with extensions(str(root)):

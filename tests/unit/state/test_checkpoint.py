@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kuiper.state import checkpoint
-from kuiper.state.checkpoint import CHECKPOINT_NAMESPACE, CheckpointPolicy, Checkpointer
+from kuiper.state.checkpoint import CHECKPOINT_NAMESPACE, Checkpointer, CheckpointPolicy
 from kuiper.state.kv import SqliteKV
 
 
