@@ -193,19 +193,25 @@ def _column(node: exp.Expression, scope: Scope) -> n.Node:
     else:
         if stream is None:
             stream = scope.streams[scope.default]
-        kind: str | None = None
-        if not stream.schemaless:
-            fdef = stream.field(name)
-            if fdef is None:
-                known = ", ".join(f.name for f in stream.fields)
-                raise PlanError(f"unknown field '{name}' in stream {stream.name}",
-                                hint=f"declared fields are: {known}")
-            kind = fdef.kind if fdef.kind in _TYPE_NAMES else None
+        kind = _field_kind(stream, name)
         scope.use(stream.name, name)
         base = n.FieldRef(name, kind)
     for key in nested:
         base = n.Nested(base, key)
     return base
+
+
+def _field_kind(stream: StreamDef, name: str) -> str | None:
+    """The static kind of field `name` of `stream` (None when the stream is schemaless or the
+    type has no kind of its own); PlanError when a declared schema lacks the field."""
+    if stream.schemaless:
+        return None
+    fdef = stream.field(name)
+    if fdef is None:
+        known = ", ".join(f.name for f in stream.fields)
+        raise PlanError(f"unknown field '{name}' in stream {stream.name}",
+                        hint=f"declared fields are: {known}")
+    return fdef.kind if fdef.kind in _TYPE_NAMES else None
 
 
 def _joined_column(parts: list[str], scope: Scope) -> n.Node:
@@ -229,14 +235,7 @@ def _joined_column(parts: list[str], scope: Scope) -> n.Node:
                             hint="qualify it with its stream: stream.field")
     refs: list[n.Node] = []
     for ref, stream in cands:
-        kind: str | None = None
-        if not stream.schemaless:
-            fdef = stream.field(name)
-            if fdef is None:
-                known = ", ".join(f.name for f in stream.fields)
-                raise PlanError(f"unknown field '{name}' in stream {stream.name}",
-                                hint=f"declared fields are: {known}")
-            kind = fdef.kind if fdef.kind in _TYPE_NAMES else None
+        kind = _field_kind(stream, name)
         scope.use(stream.name, name)
         refs.append(n.FieldRef(f"{ref}.{name}", kind))
     base = refs[0] if len(refs) == 1 else FirstOf(refs)

@@ -209,30 +209,44 @@ class Slice(Node):
                       np.array([o is not None for o in out], dtype=np.bool_))
 
 
-class Arith(Node):
-    def __init__(self, op: str, left: Node, right: Node) -> None:
-        self.op = op
+class Unary(Node):
+    """A node of one operand."""
+
+    def __init__(self, operand: Node) -> None:
+        self.operand = operand
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.operand,)
+
+
+class Binary(Node):
+    """A node of two operands."""
+
+    def __init__(self, left: Node, right: Node) -> None:
         self.left = left
         self.right = right
-        lk, rk = left.kind, right.kind
-        if lk in ops.NUMERIC and rk in ops.NUMERIC:
-            self.kind = "float" if "float" in (lk, rk) else "bigint"
 
     def children(self) -> tuple[Node, ...]:
         return (self.left, self.right)
+
+
+class Arith(Binary):
+    def __init__(self, op: str, left: Node, right: Node) -> None:
+        self.op = op
+        super().__init__(left, right)
+        lk, rk = left.kind, right.kind
+        if lk in ops.NUMERIC and rk in ops.NUMERIC:
+            self.kind = "float" if "float" in (lk, rk) else "bigint"
 
     def eval(self, ec: EvalContext) -> Column:
         return ops.arith(self.op, self.left.eval(ec), self.right.eval(ec), ec.errors,
                          a_const=isinstance(self.left, Const), b_const=isinstance(self.right, Const))
 
 
-class Neg(Node):
+class Neg(Unary):
     def __init__(self, operand: Node) -> None:
-        self.operand = operand
+        super().__init__(operand)
         self.kind = operand.kind
-
-    def children(self) -> tuple[Node, ...]:
-        return (self.operand,)
 
     def eval(self, ec: EvalContext) -> Column:
         col = self.operand.eval(ec)
@@ -241,16 +255,12 @@ class Neg(Node):
         return ops.arith("-", Column.constant(0, ec.n), col, ec.errors)
 
 
-class Compare(Node):
+class Compare(Binary):
     kind = BOOLEAN
 
     def __init__(self, op: str, left: Node, right: Node) -> None:
         self.op = op
-        self.left = left
-        self.right = right
-
-    def children(self) -> tuple[Node, ...]:
-        return (self.left, self.right)
+        super().__init__(left, right)
 
     def eval(self, ec: EvalContext) -> Column:
         res = ops.compare(
@@ -260,48 +270,29 @@ class Compare(Node):
         return bool_column(res)
 
 
-class And(Node):
+class _Connective(Binary):
+    """AND / OR in three-valued logic: `_kernel(a, a_valid, b, b_valid) -> (values, valid)`."""
+
     kind = BOOLEAN
-
-    def __init__(self, left: Node, right: Node) -> None:
-        self.left = left
-        self.right = right
-
-    def children(self) -> tuple[Node, ...]:
-        return (self.left, self.right)
+    _kernel: Any
 
     def eval(self, ec: EvalContext) -> Column:
         a, av = _as_bool(self.left.eval(ec))
         b, bv = _as_bool(self.right.eval(ec))
-        values, valid = _logic.and_(a, av, b, bv)
+        values, valid = self._kernel(a, av, b, bv)
         return Column(BOOLEAN, values, valid)
 
 
-class Or(Node):
+class And(_Connective):
+    _kernel = staticmethod(_logic.and_)
+
+
+class Or(_Connective):
+    _kernel = staticmethod(_logic.or_)
+
+
+class Not(Unary):
     kind = BOOLEAN
-
-    def __init__(self, left: Node, right: Node) -> None:
-        self.left = left
-        self.right = right
-
-    def children(self) -> tuple[Node, ...]:
-        return (self.left, self.right)
-
-    def eval(self, ec: EvalContext) -> Column:
-        a, av = _as_bool(self.left.eval(ec))
-        b, bv = _as_bool(self.right.eval(ec))
-        values, valid = _logic.or_(a, av, b, bv)
-        return Column(BOOLEAN, values, valid)
-
-
-class Not(Node):
-    kind = BOOLEAN
-
-    def __init__(self, operand: Node) -> None:
-        self.operand = operand
-
-    def children(self) -> tuple[Node, ...]:
-        return (self.operand,)
 
     def eval(self, ec: EvalContext) -> Column:
         a, av = _as_bool(self.operand.eval(ec))
@@ -309,15 +300,12 @@ class Not(Node):
         return Column(BOOLEAN, values, valid)
 
 
-class IsNull(Node):
+class IsNull(Unary):
     kind = BOOLEAN
 
     def __init__(self, operand: Node, negate: bool) -> None:
-        self.operand = operand
+        super().__init__(operand)
         self.negate = negate
-
-    def children(self) -> tuple[Node, ...]:
-        return (self.operand,)
 
     def eval(self, ec: EvalContext) -> Column:
         valid = self.operand.eval(ec).validity()

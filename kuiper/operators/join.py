@@ -16,9 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kuiper.api.batch import Batch, Column, concat_batches
-from kuiper.expr.nodes import EvalContext, Node
-from kuiper.expr.nulls import truth
-from kuiper.operators.aggregate import emission_ids, keep_rows
+from kuiper.operators.aggregate import HavingOp, emission_ids
 from kuiper.operators.base import Operator
 from kuiper.operators.join_core import (
     SRC,
@@ -151,22 +149,8 @@ class JoinOp(Operator):
         return out
 
 
-class JoinFilterOp(Operator):
-    """WHERE over joined rows; the emissions (windows) stay together."""
-
-    def __init__(self, name: str, condition: Node) -> None:
-        self.name = name
-        self.condition = condition
-
-    def process(self, batch: Batch) -> Batch | None:
-        if batch.n == 0:
-            return None
-        ec = EvalContext(batch)
-        keep = truth(self.condition.eval(ec))
-        if ec.errors.any:
-            self.report_errors(int(np.count_nonzero(ec.errors.mask)), ec.errors.messages)
-            keep = keep & ~ec.errors.mask
-        return keep_rows(batch, keep)
+class JoinFilterOp(HavingOp):
+    """WHERE over joined rows; the emissions (windows) stay together (HAVING's filter)."""
 
 
 class JoinProjectOp(ProjectOp):

@@ -2,17 +2,17 @@
 servers that fault tests stop and start."""
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from services import PrivateServer, require_service
 
 pytest.importorskip("nats", reason="the nats connectors need the 'nats-py' package")
 
@@ -20,15 +20,14 @@ START_NATS = ("start-stop-daemon --start --oknodo --background --exec /usr/sbin/
               "-a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log")
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
+async def until(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> None:
+    """Await until `cond()` holds (polled on the running loop); fail after `timeout` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
+        await asyncio.sleep(0.02)
 
 
 def _listening(port: int) -> bool:
@@ -41,12 +40,9 @@ def _listening(port: int) -> bool:
 
 @pytest.fixture(scope="session")
 def nats_url() -> str:
-    if not _listening(4222):
-        subprocess.run(START_NATS, shell=True, check=False, capture_output=True)
-        try:
-            wait_for(lambda: _listening(4222), 5, "nats-server to start")
-        except AssertionError:
-            pytest.skip("NATS is not running on 127.0.0.1:4222 and could not be started")
+    require_service(lambda: _listening(4222), START_NATS, 5,
+                    "NATS is not running on 127.0.0.1:4222 and could not be started",
+                    "nats-server")
     return "nats://127.0.0.1:4222"
 
 
@@ -55,62 +51,33 @@ def subject() -> str:
     return f"kt.{uuid.uuid4().hex[:10]}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PrivateNats:
+class PrivateNats(PrivateServer):
     """A nats-server (JetStream, store in the test's folder) that a fault test controls."""
 
+    name = "nats-server"
+
     def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
+        super().__init__(tmp)
         self.store = tmp / "nats-store"
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def exe(self) -> str | None:
         exe = shutil.which("nats-server") or "/usr/sbin/nats-server"
-        if not Path(exe).exists():
-            pytest.skip("nats-server is not installed")
-        self.proc = subprocess.Popen([exe, "-a", "127.0.0.1", "-p", str(self.port), "-js",
-                                      "-sd", str(self.store)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: _listening(self.port), 10, f"private nats-server on {self.port}")
+        return exe if Path(exe).exists() else None
 
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(10)
-            self.proc = None
+    def argv(self, exe: str) -> list[str]:
+        return [exe, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)]
+
+    def up(self) -> bool:
+        return _listening(self.port)
 
 
 @pytest.fixture
 def private_nats(tmp_path: Path) -> Iterator[PrivateNats]:
-    server = PrivateNats(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-def rule_files(tmp_path: Path, rows: list[dict[str, Any]], sql: str,
-               actions: list[dict[str, Any]], rule_id: str = "r1") -> list[str]:
-    """A file stream `src` of `rows` (JSON lines) and one rule: the paths for run_paths."""
-    (tmp_path / "data").mkdir(exist_ok=True)
-    (tmp_path / "data" / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (tmp_path / "etc" / "sources").mkdir(parents=True, exist_ok=True)
-    (tmp_path / "etc" / "sources" / "file.yaml").write_text(
-        "default:\n  fileType: lines\n  path: data\n")
-    streams = tmp_path / "streams.sql"
-    streams.write_text('CREATE STREAM src () WITH (DATASOURCE="in.jsonl", TYPE="file", '
-                       'FORMAT="json");\n')
-    rule = tmp_path / "rule.json"
-    rule.write_text(json.dumps({"id": rule_id, "sql": sql, "actions": actions}))
-    return [str(streams), str(rule)]
+    yield from PrivateNats.serving(tmp_path)
 
 
 def nats_rule_files(tmp_path: Path, subject: str, sql: str, actions: list[dict[str, Any]],

@@ -7,21 +7,13 @@ from functools import partial
 
 import nats
 import pytest
-from nats_support import nats_rule_files, rule_files
+from nats_support import nats_rule_files, until
+from services import rule_files
 
 from kuiper.cli.run import build_runners, run_paths
 from kuiper.errors import ConfigError
 
 ROWS = [{"id": f"d{i}", "v": i} for i in range(20)]
-
-
-async def until(cond, timeout: float = 10.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def test_sink_publishes_each_row(tmp_path, nats_url, subject):

@@ -5,18 +5,10 @@ import asyncio
 import json
 
 import nats
-from nats_support import nats_rule_files
+from nats_support import nats_rule_files, until
+from services import simulator_rule_files
 
 from kuiper.cli.run import build_runners
-
-
-async def until(cond, timeout: float = 15.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def test_source_and_cached_sink_survive_a_server_restart(tmp_path, private_nats):
@@ -55,7 +47,7 @@ def test_source_and_cached_sink_survive_a_server_restart(tmp_path, private_nats)
 
         try:
             await publish(10)
-            await until(lambda: out() >= 10, what="the first 10 results")
+            await until(lambda: out() >= 10, 15, "the first 10 results")
             await nc.close()
             private_nats.stop()
             private_nats.start()  # same port, same store: the streams and the consumer survive
@@ -77,31 +69,23 @@ def test_source_and_cached_sink_survive_a_server_restart(tmp_path, private_nats)
 def test_cached_sink_delivers_what_was_produced_while_nats_was_down(tmp_path, private_nats):
     total = 60
     url = private_nats.url
-    (tmp_path / "etc" / "sources").mkdir(parents=True)
-    rows = "".join(f"    - {{id: 'k{i:03d}', n: {i}}}\n" for i in range(total))
-    (tmp_path / "etc" / "sources" / "simulator.yaml").write_text(
-        f"default:\n  interval: 15\n  loop: false\n  data:\n{rows}")
-    (tmp_path / "streams.sql").write_text(
-        'CREATE STREAM sim () WITH (DATASOURCE="sim", TYPE="simulator", FORMAT="json");\n')
-    (tmp_path / "rule.json").write_text(json.dumps({
-        "id": "cached", "sql": "SELECT id, n FROM sim",
-        "actions": [{"nats": {"server": url, "subject": "out.y", "jetstream": True,
-                              "stream": "OUTY", "reconnectInterval": 100, "sendSingle": True,
-                              "enableCache": True, "retryInterval": 100}}]}))
+    paths = simulator_rule_files(tmp_path, total, {"nats": {
+        "server": url, "subject": "out.y", "jetstream": True, "stream": "OUTY",
+        "reconnectInterval": 100, "sendSingle": True, "enableCache": True,
+        "retryInterval": 100}})
 
     async def main():
         nc = await nats.connect(url)
         await nc.jetstream().add_stream(name="OUTY", subjects=["out.y"])
         await nc.close()
-        runner = build_runners([str(tmp_path / "streams.sql"), str(tmp_path / "rule.json")],
-                               str(tmp_path), None)[0]
+        runner = build_runners(paths, str(tmp_path), None)[0]
         await runner.start()
         m = runner.metrics
         try:
-            await until(lambda: m().get("sink_nats_0_0_records_out_total", 0) >= 5)
+            await until(lambda: m().get("sink_nats_0_0_records_out_total", 0) >= 5, 15)
             await asyncio.to_thread(private_nats.stop)
-            await until(lambda: m().get("sink_nats_0_0_exceptions_total", 0) >= 2,
-                        what="deliveries to fail while NATS is down")
+            await until(lambda: m().get("sink_nats_0_0_exceptions_total", 0) >= 2, 15,
+                        "deliveries to fail while NATS is down")
             await asyncio.to_thread(private_nats.start)
             await until(lambda: runner.done, 60, "the rule to finish")
         finally:

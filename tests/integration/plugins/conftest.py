@@ -2,27 +2,17 @@
 session (the .pyx compiled with Cython), and a kuiper root with them installed and the input."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from plugin_env import EXAMPLE_PLUGINS, EXAMPLES, install_all, write_inputs
-
-from kuiper.plugins.build import build_plugin
+from example_plugins import build_examples
+from plugin_env import install_all, write_inputs
 
 
 @pytest.fixture(scope="session")
 def example_zips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every example plugin built from source once a session: name -> zip."""
-    out = tmp_path_factory.mktemp("example-zips")
-
-    def build(item: tuple[str, str, str]) -> tuple[str, Path]:
-        src, ptype, name = item
-        return name, build_plugin(EXAMPLES / src, ptype, name, "1.0.0", None,
-                                  out / f"{name}.zip", compile=src.endswith(".pyx"))
-
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        return dict(pool.map(build, EXAMPLE_PLUGINS))
+    return build_examples(tmp_path_factory.mktemp("example-zips"), workers=3)
 
 
 @pytest.fixture

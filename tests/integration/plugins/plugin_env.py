@@ -8,21 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from example_plugins import EXAMPLE_PLUGINS, REPO
+
 from kuiper.functions.registry import default_registry
 from kuiper.plugins.manager import PluginManager
-
-REPO = Path(__file__).resolve().parents[3]
-EXAMPLES = REPO / "plugins"
-
-#: (source file, type, name) of every example plugin
-EXAMPLE_PLUGINS = [
-    ("sources/random.pyx", "sources", "random"),
-    ("sinks/csvFile.py", "sinks", "csvFile"),
-    ("functions/echo.pyx", "functions", "echo"),
-    ("functions/accumulateWordCount.pyx", "functions", "accumulateWordCount"),
-    ("functions/countPlusOne.pyx", "functions", "countPlusOne"),
-    ("functions/dictLookup.py", "functions", "dictLookup"),
-]
 
 #: the input of the file-source rules: 40 rows over 4 s of event time, 3 devices
 WORDS = [{"ts": 1_000 + i * 100, "text": "a b c" if i % 2 else "x y", "k": f"dev{i % 3}",

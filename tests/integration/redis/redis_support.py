@@ -1,34 +1,19 @@
 """Redis connector tests: the machine's Redis (127.0.0.1:6379) and private servers for faults."""
 from __future__ import annotations
 
-import json
 import shutil
-import socket
-import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from services import PrivateServer, require_service
 
 redis = pytest.importorskip("redis", reason="the redis connectors need the 'redis' package")
 
 START_REDIS = ("redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save '' "
                "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log")
-
-
-def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll `cond` until it returns something truthy; fail the test after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def _ping(port: int = 6379) -> bool:
@@ -41,12 +26,8 @@ def _ping(port: int = 6379) -> bool:
 @pytest.fixture(scope="session")
 def redis_server() -> str:
     """`127.0.0.1:6379`, started with the machine's command if it is down, else skip."""
-    if not _ping():
-        subprocess.run(START_REDIS, shell=True, check=False, capture_output=True)
-        try:
-            wait_for(_ping, 5, "redis to start")
-        except AssertionError:
-            pytest.skip("Redis is not running on 127.0.0.1:6379 and could not be started")
+    require_service(_ping, START_REDIS, 5,
+                    "Redis is not running on 127.0.0.1:6379 and could not be started", "redis")
     return "127.0.0.1:6379"
 
 
@@ -70,60 +51,26 @@ def prefix(rdb: Any) -> Iterator[str]:
         c.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PrivateRedis:
+class PrivateRedis(PrivateServer):
     """A redis-server of the test's own on a free port, which a fault test may stop and start."""
 
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.tmp = tmp
-        self.proc: subprocess.Popen[bytes] | None = None
+    name = "redis-server"
 
-    def start(self) -> None:
-        exe = shutil.which("redis-server")
-        if exe is None:
-            pytest.skip("redis-server is not installed")
-        self.proc = subprocess.Popen(
-            # appendfsync always: a write Redis acknowledged survives the SIGKILL of a fault test
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.tmp)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: _ping(self.port), 10, f"private redis on {self.port}")
+    def exe(self) -> str | None:
+        return shutil.which("redis-server")
 
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(10)
-            self.proc = None
+    def argv(self, exe: str) -> list[str]:
+        # appendfsync always: a write Redis acknowledged survives the SIGKILL of a fault test
+        return [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.tmp)]
+
+    def up(self) -> bool:
+        return _ping(self.port)
 
 
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-def rule_files(tmp_path: Path, rows: list[dict[str, Any]], sql: str,
-               actions: list[dict[str, Any]], rule_id: str = "r1") -> list[str]:
-    """A file stream `src` of `rows` (JSON lines) and one rule: the paths for run_paths."""
-    (tmp_path / "data").mkdir(exist_ok=True)
-    (tmp_path / "data" / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (tmp_path / "etc" / "sources").mkdir(parents=True, exist_ok=True)
-    (tmp_path / "etc" / "sources" / "file.yaml").write_text(
-        "default:\n  fileType: lines\n  path: data\n")
-    streams = tmp_path / "streams.sql"
-    streams.write_text('CREATE STREAM src () WITH (DATASOURCE="in.jsonl", TYPE="file", '
-                       'FORMAT="json");\n')
-    rule = tmp_path / "rule.json"
-    rule.write_text(json.dumps({"id": rule_id, "sql": sql, "actions": actions}))
-    return [str(streams), str(rule)]
+    yield from PrivateRedis.serving(tmp_path)
 
 
 class BackgroundRules:

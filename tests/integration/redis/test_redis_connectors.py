@@ -6,7 +6,7 @@ import json
 
 import pytest
 import redis
-from redis_support import rule_files
+from services import rule_files
 
 from kuiper.cli.run import run_paths
 from kuiper.errors import ConfigError, KuiperError

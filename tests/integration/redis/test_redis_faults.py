@@ -6,7 +6,8 @@ import json
 
 import pytest
 import redis
-from redis_support import BackgroundRules, runtime_has_sink_cache, wait_for
+from redis_support import BackgroundRules, runtime_has_sink_cache
+from services import simulator_rule_files, wait_for
 
 from kuiper.errors import ConnectorError
 from kuiper.io.sinks.redis import RedisSink
@@ -45,20 +46,11 @@ def test_sink_and_lookup_fail_recoverably_and_recover(private_redis):
 @pytest.mark.skipif(not runtime_has_sink_cache(), reason="the sink node has no enableCache yet")
 def test_enable_cache_delivers_what_was_produced_while_redis_was_down(tmp_path, private_redis):
     total = 60
-    (tmp_path / "etc" / "sources").mkdir(parents=True)
-    rows = "".join(f"    - {{id: 'k{i:03d}', n: {i}}}\n" for i in range(total))
-    (tmp_path / "etc" / "sources" / "simulator.yaml").write_text(
-        f"default:\n  interval: 15\n  loop: false\n  data:\n{rows}")
-    (tmp_path / "streams.sql").write_text(
-        'CREATE STREAM sim () WITH (DATASOURCE="sim", TYPE="simulator", FORMAT="json");\n')
-    (tmp_path / "rule.json").write_text(json.dumps({
-        "id": "cached", "sql": "SELECT id, n FROM sim",
-        "actions": [{"redis": {"addr": f"127.0.0.1:{private_redis.port}", "field": "id",
-                               "sendSingle": True, "enableCache": True,
-                               "resendInterval": 0}}]}))
+    paths = simulator_rule_files(tmp_path, total, {"redis": {
+        "addr": f"127.0.0.1:{private_redis.port}", "field": "id", "sendSingle": True,
+        "enableCache": True, "resendInterval": 0}})
     client = redis.Redis(port=private_redis.port)
-    rules = BackgroundRules([str(tmp_path / "streams.sql"), str(tmp_path / "rule.json")],
-                            str(tmp_path))
+    rules = BackgroundRules(paths, str(tmp_path))
     try:
         wait_for(lambda: client.dbsize() >= 5, 10, "the first deliveries")
         private_redis.stop()

@@ -1,15 +1,13 @@
 """SQL connector tests on the machine's PostgreSQL and MariaDB, and on SQLite files."""
 from __future__ import annotations
 
-import json
-import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from services import start_if_down
 
 from kuiper.runtime.context import NodeContext
 
@@ -19,17 +17,6 @@ START = {
 }
 URLS = {"postgres": "postgres://postgres@127.0.0.1:5432/test",
         "mysql": "mysql://root@127.0.0.1:3306/test"}
-
-
-def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def _connect(kind: str, path: str = "") -> Any:
@@ -65,13 +52,7 @@ def require(kind: str) -> None:
         return
     pytest.importorskip("psycopg" if kind == "postgres" else "pymysql")
     if kind not in _checked:
-        ok = _reachable(kind)
-        if not ok:
-            subprocess.run(START[kind], shell=True, check=False, capture_output=True)
-            try:
-                ok = bool(wait_for(lambda: _reachable(kind), 15, f"{kind} to start"))
-            except AssertionError:
-                ok = False
+        ok = start_if_down(lambda: _reachable(kind), START[kind], 15, kind)
         _checked[kind] = "" if ok else f"{kind} is not running on 127.0.0.1 and could not be started"
     if _checked[kind]:
         pytest.skip(_checked[kind])
@@ -138,19 +119,3 @@ class CollectContext(NodeContext):
 
     def emit_error(self, error: Any) -> None:
         self.errors.append(error)
-
-
-def rule_files(tmp_path: Path, rows: list[dict[str, Any]], sql: str,
-               actions: list[dict[str, Any]], rule_id: str = "r1") -> list[str]:
-    """A file stream `src` of `rows` (JSON lines) and one rule: the paths for run_paths."""
-    (tmp_path / "data").mkdir(exist_ok=True)
-    (tmp_path / "data" / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (tmp_path / "etc" / "sources").mkdir(parents=True, exist_ok=True)
-    (tmp_path / "etc" / "sources" / "file.yaml").write_text(
-        "default:\n  fileType: lines\n  path: data\n")
-    streams = tmp_path / "streams.sql"
-    streams.write_text('CREATE STREAM src () WITH (DATASOURCE="in.jsonl", TYPE="file", '
-                       'FORMAT="json");\n')
-    rule = tmp_path / "rule.json"
-    rule.write_text(json.dumps({"id": rule_id, "sql": sql, "actions": actions}))
-    return [str(streams), str(rule)]

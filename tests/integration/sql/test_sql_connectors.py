@@ -5,7 +5,8 @@ import asyncio
 import json
 
 import pytest
-from sql_support import CollectContext, rule_files
+from services import rule_files
+from sql_support import CollectContext
 
 from kuiper.cli.run import build_runners, run_paths
 from kuiper.errors import ConfigError, ConnectorError

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from plugin_testkit import EXAMPLE_PLUGINS, EXAMPLES, FakeContext, write_plugin
+from example_plugins import build_examples
+from plugin_testkit import FakeContext, write_plugin
 
 from kuiper.functions.registry import FunctionDef, FunctionRegistry
-from kuiper.plugins.build import build_plugin
 from kuiper.plugins.manager import PluginManager
 
 
@@ -49,13 +48,4 @@ def plugin_writer(root: Path) -> Callable[[str, str, str], Path]:
 @pytest.fixture(scope="session")
 def example_zips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every example plugin built from source once per session: name -> zip."""
-    out = tmp_path_factory.mktemp("example-zips")
-
-    def build(item: tuple[str, str, str]) -> tuple[str, Path]:
-        src, ptype, name = item
-        compile_it = src.endswith(".pyx")
-        return name, build_plugin(EXAMPLES / src, ptype, name, "1.0.0", None,
-                                  out / f"{name}.zip", compile=compile_it)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(pool.map(build, EXAMPLE_PLUGINS))
+    return build_examples(tmp_path_factory.mktemp("example-zips"), workers=2)

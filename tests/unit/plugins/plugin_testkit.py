@@ -10,19 +10,6 @@ from typing import Any
 from kuiper.api import Context
 from kuiper.state.extension_state import ExtensionState
 
-REPO = Path(__file__).resolve().parents[3]
-EXAMPLES = REPO / "plugins"
-
-#: (source file, type, name) of every example plugin
-EXAMPLE_PLUGINS = [
-    ("sources/random.pyx", "sources", "random"),
-    ("sinks/csvFile.py", "sinks", "csvFile"),
-    ("functions/echo.pyx", "functions", "echo"),
-    ("functions/accumulateWordCount.pyx", "functions", "accumulateWordCount"),
-    ("functions/countPlusOne.pyx", "functions", "countPlusOne"),
-    ("functions/dictLookup.py", "functions", "dictLookup"),
-]
-
 
 class FakeContext(Context):
     """A Context recording emissions, with in-memory state."""

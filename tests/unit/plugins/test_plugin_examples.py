@@ -8,7 +8,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from plugin_testkit import EXAMPLES, FakeContext
+from example_plugins import EXAMPLES
+from plugin_testkit import FakeContext
 
 from kuiper.api import Column, Function, Sink, Source
 from kuiper.errors import ConfigError, PluginError
