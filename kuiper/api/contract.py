@@ -78,6 +78,16 @@ class Context:
         """One raw payload; the engine decodes it with the stream's FORMAT (a bytes source)."""
         raise NotImplementedError
 
+    def emit_payloads(
+        self,
+        payloads: Sequence[bytes],
+        meta: Mapping[str, Column | Sequence[Any]] | None = None,
+    ) -> None:
+        """Several raw payloads at once, with their meta column-wise: per meta key a Column or
+        a sequence holding one value per payload (`{"topic": [...], "qos": [...]}`)."""
+        for i, payload in enumerate(payloads):
+            self.emit_bytes(payload, {k: _value_at(v, i) for k, v in meta.items()} if meta else None)
+
     def emit_lines(self, chunk: bytes) -> None:
         """Many newline-separated payloads at once, decoded in bulk (the fast path)."""
         raise NotImplementedError
@@ -101,6 +111,12 @@ class Context:
     async def drain(self) -> None:
         """Wait until the rule has room for more input (back-pressure for async sources)."""
         raise NotImplementedError
+
+
+def _value_at(values: Column | Sequence[Any], i: int) -> Any:
+    if isinstance(values, Column):
+        return values.slice(i, i + 1).to_pylist()[0]
+    return values[i]
 
 
 class Source:

@@ -6,15 +6,17 @@ paho's documented external-loop pattern: the socket is registered with the loop
 Only connecting (TCP connect + TLS handshake, which block) runs in a worker thread; a lost
 connection is re-established with exponential back-off and the subscriptions are renewed.
 
-`LoopClient` buffers the socket on both sides (paho 2.x reads a packet with one `recv` per
-header byte and writes one `send` per packet): one `recv` of up to 64 KiB per wake-up feeds
-many packets, and everything paho queued during a loop iteration goes out in one `send`.
+The client is a `LoopClient` (kuiper.io.mqtt_loopclient): one `recv` of up to 64 KiB per
+wake-up, the PUBLISH packets in it handed over as one batch (`on_publishes`), and everything
+queued during a loop iteration sent in one `send`; QoS 0 publishes may bypass paho
+(`publish_fast`). Sockets are TCP_NODELAY: writes are batched here, Nagle would only delay.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import socket
 import ssl
 import threading
 import uuid
@@ -28,12 +30,14 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from kuiper.errors import ConfigError
 from kuiper.io.config import load_yaml_sections
+from kuiper.io.mqtt_loopclient import LoopClient, PublishesHandler, mqttwire
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SERVER = "tcp://127.0.0.1:1883"
-READ_CHUNK = 1 << 16
 READ_ROUNDS = 512  # loop_read calls per wake-up before yielding to other tasks
+WBUF_HIGH = 4 << 20  # bytes queued by publish_fast before the publisher waits …
+WBUF_LOW = 1 << 20  # … until the socket took all but this
 MIN_BACKOFF_S = 0.1
 MAX_BACKOFF_S = 5.0
 _TLS_SCHEMES = {"ssl", "tls", "mqtts", "tcps"}
@@ -158,62 +162,6 @@ class MqttSettings:
         return ctx
 
 
-class LoopClient(mqtt.Client):
-    """paho's Client with buffered socket IO (overrides paho 2.x's `_sock_recv`/`_sock_send`)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._rbuf = b""
-        self._rpos = 0
-        self.wbuf = bytearray()
-
-    def reset_buffers(self) -> None:
-        self._rbuf, self._rpos = b"", 0
-        self.wbuf.clear()
-
-    def buffered_input(self) -> bool:
-        return self._rpos < len(self._rbuf)
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        buf, pos = self._rbuf, self._rpos
-        if pos < len(buf):
-            end = pos + bufsize
-            if end >= len(buf):
-                self._rbuf, self._rpos = b"", 0
-                return buf[pos:] if pos else buf
-            self._rpos = end
-            return buf[pos:end]
-        data = super()._sock_recv(READ_CHUNK)
-        if len(data) <= bufsize:
-            return data
-        self._rbuf, self._rpos = data, bufsize
-        return data[:bufsize]
-
-    def _sock_send(self, buf: bytes | bytearray) -> int:
-        if self._sock is None:
-            raise ConnectionError("not connected")
-        self.wbuf += buf
-        return len(buf)
-
-    def flush(self) -> bool:
-        """Send the buffered output; True when all of it went out (False: wait for writable)."""
-        sock = self._sock
-        while self.wbuf:
-            if sock is None:
-                self.wbuf.clear()
-                return True
-            try:
-                sent = sock.send(self.wbuf)
-            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
-                return False
-            except OSError as exc:  # the read side sees the broken connection and reconnects
-                log.debug("mqtt send failed: %s", exc)
-                self.wbuf.clear()
-                return True
-            del self.wbuf[:sent]
-        return True
-
-
 MessageHandler = Callable[[mqtt.Client, Any, mqtt.MQTTMessage], None]
 
 
@@ -226,6 +174,7 @@ class MqttConnection:
         *,
         name: str,
         on_message: MessageHandler | None = None,
+        on_publishes: PublishesHandler | None = None,
         on_error: Callable[[str], None] | None = None,
         max_inflight: int = 0,
     ) -> None:
@@ -257,6 +206,8 @@ class MqttConnection:
         client.on_socket_unregister_write = self._on_unregister_write
         if on_message is not None:
             client.on_message = on_message
+        if on_publishes is not None:
+            client.read_publishes(on_publishes, settings.v5)
         self.client = client
         self.connected = asyncio.Event()
         self.subscriptions: list[tuple[str, int]] = []
@@ -271,6 +222,8 @@ class MqttConnection:
         self._attempted = asyncio.Event()
         self._lost = asyncio.Event()
         self._read_again: asyncio.Handle | None = None
+        self._flush_soon = False
+        self._drained = asyncio.Event()
         self.connects = 0
         self.receive_maximum: int | None = None  # MQTT v5 CONNACK: how many QoS>0 may be in flight
 
@@ -369,6 +322,10 @@ class MqttConnection:
 
     def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         self.client.reset_buffers()  # called in the connecting thread; attached after it
+        try:  # writes are batched per loop iteration already: Nagle would only delay them
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError) as exc:
+            log.debug("mqtt %s: no TCP_NODELAY: %s", self.name, exc)
 
     def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         if self.client.wbuf:  # e.g. DISCONNECT after the last publishes: send before closing
@@ -415,13 +372,14 @@ class MqttConnection:
             self._read_again = None
         self._sock = None
         self.client.reset_buffers()
+        self._drained.set()
         self._lost.set()
 
     def _on_readable(self) -> None:
         self._read_again = None
         client = self.client
         for _ in range(READ_ROUNDS):
-            if self._paused or client.loop_read() != mqtt.MQTT_ERR_SUCCESS or self._sock is None:
+            if self._paused or client.read_packets() != mqtt.MQTT_ERR_SUCCESS or self._sock is None:
                 break
             if not client.buffered_input() and not _ssl_pending(self._sock):
                 break
@@ -440,6 +398,8 @@ class MqttConnection:
         if client.want_write() and self._sock is not None:
             client.loop_write()
         client.flush()
+        if len(client.wbuf) <= WBUF_LOW:
+            self._drained.set()
         self._update_writer()
 
     def _update_writer(self) -> None:
@@ -489,6 +449,33 @@ class MqttConnection:
     def publish(self, topic: str, payload: bytes, qos: int, retain: bool = False,
                 properties: Any = None) -> mqtt.MQTTMessageInfo:
         return self.client.publish(topic, payload, qos, retain, properties)
+
+    @property
+    def fast_publish(self) -> bool:
+        """Whether `publish_fast` is available (the compiled packet writer is built)."""
+        return mqttwire is not None
+
+    def publish_fast(self, first_byte: int, topic_block: bytes, payload: bytes) -> bool:
+        """Queue a QoS 0 PUBLISH (see `publish_block`) without paho; everything queued in
+        one loop iteration goes out in one `send`. False when more than WBUF_HIGH bytes wait:
+        the caller should `await wait_drained()`."""
+        wbuf = self.client.wbuf
+        mqttwire.append_publish(wbuf, first_byte, topic_block, payload)
+        if not self._flush_soon:
+            self._flush_soon = True
+            self.loop.call_soon(self._flush_queued)
+        return len(wbuf) <= WBUF_HIGH
+
+    async def wait_drained(self) -> None:
+        """Until at most WBUF_LOW bytes wait to be sent (or the connection is gone)."""
+        while len(self.client.wbuf) > WBUF_LOW and self._sock is not None:
+            self._drained.clear()
+            await self._drained.wait()
+
+    def _flush_queued(self) -> None:
+        self._flush_soon = False
+        if self._sock is not None:
+            self.flush()
 
 
 def _ssl_pending(sock: Any) -> bool:

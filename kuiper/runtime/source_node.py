@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from kuiper.api.batch import Batch, Column, concat_batches
+from kuiper.api.batch import Batch, Column, concat_batches, concat_columns
 from kuiper.planner.physical import SourceSpec
 from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage
 from kuiper.runtime.clock import Clock
@@ -54,6 +54,16 @@ class SourceContext(NodeContext):
 
     def emit_bytes(self, payload: bytes, meta: Mapping[str, Any] | None = None) -> None:
         self._node.push((PAYLOADS, [payload], [meta] if meta else None, 1))
+
+    def emit_payloads(
+        self,
+        payloads: Sequence[bytes],
+        meta: Mapping[str, Column | Sequence[Any]] | None = None,
+    ) -> None:
+        if payloads:  # meta column-wise: a dict (row-wise metas are lists)
+            cols = {k: v if isinstance(v, Column) else Column.from_values(v)
+                    for k, v in meta.items()} if meta else None
+            self._node.push((PAYLOADS, list(payloads), cols, len(payloads)))
 
     def emit_lines(self, chunk: bytes) -> None:
         if chunk:
@@ -285,14 +295,16 @@ class SourceNode:
             elif kind == PAYLOADS:
                 payloads = [p for it in run for p in it[1]]
                 batch, errors = self.decoder.decode_payloads(payloads)
-                metas = _merge_metas(run)
-                if metas and batch.n != len(payloads):
+                meta = _payload_meta(run)
+                if meta and batch.n != len(payloads):
                     # rows of the payloads that decoded, when each payload is one row or an error
                     failed = {num - 1 for num, _ in errors}
                     if batch.n + len(failed) == len(payloads):
-                        metas = [m for i, m in enumerate(metas) if i not in failed]
-                if metas and batch.n == len(metas):
-                    batch.meta = Batch.from_rows([{}] * len(metas), metas=metas).meta
+                        keep = np.ones(len(payloads), dtype=np.bool_)
+                        keep[[i for i in failed if 0 <= i < len(payloads)]] = False
+                        meta = {k: c.filter(keep) for k, c in meta.items()}
+                if meta and batch.n == len(next(iter(meta.values()))):
+                    batch.meta = meta
                 base, what = self._message_base, "message"
                 self._message_base += len(payloads)
             else:
@@ -353,6 +365,24 @@ def _merge_metas(run: list[tuple[str, Any, Any, int]]) -> list[Any] | None:
     for it in run:
         out.extend(it[2] if it[2] else [None] * it[3])
     return out
+
+
+def _payload_meta(run: list[tuple[str, Any, Any, int]]) -> dict[str, Column] | None:
+    """The meta columns of a run of payloads: emit_payloads gives columns (a dict),
+    emit_bytes a one-row list."""
+    if not any(it[2] for it in run):
+        return None
+    first = run[0][2]
+    if isinstance(first, dict) and all(
+            isinstance(it[2], dict) and it[2].keys() == first.keys() for it in run):
+        return {k: concat_columns([it[2][k] for it in run]) for k in first}
+    rows: list[Any] = []
+    for it in run:
+        if isinstance(it[2], dict):
+            rows.extend(Batch({}, it[3], meta=it[2]).meta_rows())
+        else:
+            rows.extend(it[2] if it[2] else [None] * it[3])
+    return Batch.from_rows([{}] * len(rows), metas=rows).meta
 
 
 def _join_lines(chunks: list[bytes]) -> bytes:

@@ -15,6 +15,10 @@ default) for MQTT 3.1.1 clients, hence the small QoS 2 default. Without the boun
 unacknowledged messages and later publishes are refused. While the broker is away, QoS >= 1
 messages wait in the window and are sent again on reconnect; QoS 0 messages fail with an
 "io error" (counted in the sink's metrics).
+
+QoS 0 messages without v5 properties are written as PUBLISH packets straight into the
+connection's output buffer (`MqttConnection.publish_fast`), one `send` per loop iteration;
+`collect` awaits while more than a few MiB wait for the socket.
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from kuiper.api import Context, Sink
 from kuiper.errors import ConfigError, ConnectorError
 from kuiper.io.formats.encode import go_value
 from kuiper.io.mqtt_client import MqttConnection, MqttSettings, parse_qos
+from kuiper.io.mqtt_loopclient import publish_block
 from kuiper.runtime.registry import get_encoder, register_sink
 
 log = logging.getLogger(__name__)
@@ -126,6 +131,9 @@ class MqttSink(Sink):
         self.unacked = 0
         self.published = 0
         self._room: asyncio.Event | None = None
+        self._fast = False  # QoS 0 without properties: publish_fast
+        self._first_byte = 0x30
+        self._blocks: dict[str, bytes] = {}  # topic -> its PUBLISH topic block
 
     def configure(self, conf: dict[str, Any]) -> None:
         topic = conf.get("topic")
@@ -182,6 +190,9 @@ class MqttSink(Sink):
             settings, name=f"{ctx.get_rule_id()}/{ctx.get_op_id()}", max_inflight=self.max_inflight,
         )
         self.conn.client.on_publish = self._on_publish
+        self._fast = (not self.qos and not (self.v5_props or self.user_props)
+                      and self.conn.fast_publish)
+        self._first_byte = 0x31 if self.retained else 0x30
         await self.conn.start(wait=CONNECT_WAIT_S)
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any,
@@ -220,6 +231,8 @@ class MqttSink(Sink):
             payload = self.encoder.encode(go_value(data))
         if self.compress is not None:
             payload = self.compress(payload)
+        if self._fast:
+            return self._publish_fast(topic, payload)
         props = self._properties(data)
         if self.qos and self.unacked >= self.window:
             return self._publish_when_room(topic, payload, props)
@@ -232,6 +245,22 @@ class MqttSink(Sink):
             self._room.clear()
             await self._room.wait()
         self._publish(topic, payload, props)
+
+    def _publish_fast(self, topic: str, payload: bytes) -> Any:
+        conn = self.conn
+        if conn is None:
+            raise ConnectorError("io error: mqtt sink is not open")
+        if not conn.connected.is_set():
+            raise ConnectorError(f"io error: not connected to {conn.settings.server}")
+        block = self._blocks.get(topic)
+        if block is None:
+            if len(self._blocks) >= 1024:  # templated topics: keep the cache small
+                self._blocks.clear()
+            block = self._blocks[topic] = publish_block(topic, conn.settings.v5)  # ValueError
+        self.published += 1
+        if conn.publish_fast(self._first_byte, block, bytes(payload)):
+            return None
+        return conn.wait_drained()
 
     def _publish(self, topic: str, payload: bytes, props: Any) -> None:
         conn = self.conn

@@ -11,8 +11,9 @@ ignored.
 DATASOURCE is a topic filter (wildcards `+`/`#`, MQTT v5 shared subscriptions
 `$share/group/topic`); several comma-separated filters are allowed. Each message's meta holds
 `topic`, `qos`, `messageId` and, with MQTT v5, `userProperties`. Messages are read on the event
-loop (see kuiper.io.mqtt_client) and handed to the runtime with `ctx.emit_bytes`, which
-decodes everything that arrived since its last hand-off in one go.
+loop (see kuiper.io.mqtt_client), the messages of one socket read handed to the runtime
+with one `ctx.emit_payloads` (meta as columns); the runtime decodes everything that arrived
+since its last hand-off in one go.
 """
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import paho.mqtt.client as mqtt
 
 from kuiper.api import Context, Source
+from kuiper.api.batch import BIGINT, STRING, Column
 from kuiper.errors import ConfigError
 from kuiper.io.mqtt_client import IGNORED_PROPS, MqttConnection, MqttSettings, parse_qos
 from kuiper.runtime.registry import register_source
@@ -34,6 +37,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BUFFER_LENGTH = 102400
 CHECK_EVERY = 1024  # messages between two looks at the rule's back-pressure
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def decompressor(name: str) -> Callable[[bytes], bytes] | None:
@@ -99,7 +108,8 @@ class MqttSource(Source):
         settings = MqttSettings.parse(self.conf, ctx.get_root_path(), "mqtt source")
         self.conn = MqttConnection(
             settings, name=f"{ctx.get_rule_id()}/{ctx.get_op_id()}",
-            on_message=self._on_message, on_error=ctx.emit_error,
+            on_message=self._on_message, on_publishes=self._on_publishes,
+            on_error=ctx.emit_error,
         )
         self.conn.subscribe(self.topics, self.qos)
         await self.conn.start()
@@ -122,6 +132,35 @@ class MqttSource(Source):
                 return
         ctx.emit_bytes(payload, meta)
         self._since_check += 1
+        self._check_room()
+
+    def _on_publishes(self, topics: list[str], payloads: list[bytes], qos: list[int],
+                      mids: list[int]) -> None:
+        """The QoS 0/1 messages of one socket read (paho hands the others to `_on_message`)."""
+        ctx = self._ctx
+        assert ctx is not None
+        if self.inflate is not None:
+            topics, payloads, qos, mids = self._inflate_all(topics, payloads, qos, mids)
+        ctx.emit_payloads(payloads, {
+            "topic": Column(STRING, _objects(topics)),
+            "qos": Column(BIGINT, np.array(qos, dtype=np.int64)),
+            "messageId": Column(BIGINT, np.array(mids, dtype=np.int64)),
+        })
+        self._since_check += len(payloads)
+        self._check_room()
+
+    def _inflate_all(self, *columns: list[Any]) -> tuple[list[Any], ...]:
+        """The messages whose payload decompresses, inflated; each failure is reported."""
+        assert self._ctx is not None and self.inflate is not None
+        kept: list[tuple[Any, ...]] = []
+        for topic, payload, q, mid in zip(*columns, strict=True):
+            try:
+                kept.append((topic, self.inflate(payload), q, mid))
+            except Exception as exc:  # noqa: BLE001 - a corrupt message is counted, not fatal
+                self._ctx.emit_error(f"mqtt source: cannot decompress a message on {topic}: {exc}")
+        return tuple(list(c) for c in zip(*kept, strict=True)) if kept else ([], [], [], [])
+
+    def _check_room(self) -> None:
         if self._since_check >= self.check_every and self._resuming is None:
             self._since_check = 0
             assert self.conn is not None
