@@ -174,16 +174,18 @@ def default_root(paths: list[str]) -> str:
 def extensions(root: str) -> Iterator[None]:
     """Installed plugins (`{root}/plugins`) and external services (`{root}/etc/services`) are
     visible to the rules planned inside this block, and unregistered after it."""
-    from kuiper.external.manager import ServiceManager
     from kuiper.functions.registry import default_registry
-    from kuiper.plugins.manager import PluginManager
 
     plugins = services = None
     base = Path(root)
     try:
         if (base / "plugins").is_dir():
+            from kuiper.plugins.manager import PluginManager
+
             plugins = PluginManager(base, registry=default_registry)
         if (base / "etc" / "services").is_dir():
+            from kuiper.external.manager import ServiceManager  # grpc/protobuf: only when used
+
             services = ServiceManager(base, default_registry)
             services.load_all()
             for name, err in services.load_errors.items():

@@ -132,7 +132,7 @@ class JsonDecoder:
     def _kernel_lines(self, chunk: bytes) -> tuple[Batch, Errors]:
         assert _kernel is not None
         values, valid, nrows, _end, raw_errors = _kernel.decode_json_lines(
-            chunk, 0, len(chunk), self._names, self._kinds, self._dicts, chunk.count(b"\n") + 1
+            chunk, 0, len(chunk), self._names, self._kinds, self._dicts, -1
         )
         errors: Errors = [(int(index) + 1, str(msg)) for _off, index, msg in raw_errors]
         return self._kernel_batch(values, valid, int(nrows), errors, lambda o, n: chunk[o:o + n])
