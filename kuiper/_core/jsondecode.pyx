@@ -437,7 +437,7 @@ cdef const uchar* read_string(Ctx* cx, const uchar* p, const uchar* end,
         if scratch_reserve(cx, n + 8) < 0:
             return fail(cx, E_NOMEM, 0, q)
         c = q[1]
-        if c == 117:  # \uXXXX
+        if c == 117:  # \u followed by 4 hex digits
             if (q + 5 >= end or HEXVAL[q[2]] == 255 or HEXVAL[q[3]] == 255
                     or HEXVAL[q[4]] == 255 or HEXVAL[q[5]] == 255):
                 return fail(cx, E_SYNTAX, S_ESCAPE, q)

@@ -1,3 +1,3 @@
 """Fixtures of the sql connector tests (helpers live in sql_support.py: a module name of
 its own, so test folders with the same helper names do not shadow each other)."""
-from sql_support import db  # noqa: F401
+from sql_support import db, server_db  # noqa: F401

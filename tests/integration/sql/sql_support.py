@@ -95,12 +95,22 @@ class Db:
         self.conn.close()
 
 
-@pytest.fixture(params=["postgres", "mysql", "sqlite"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
-    require(request.param)
-    d = Db(request.param, tmp_path)
+def _open_db(kind: str, tmp_path: Path) -> Iterator[Db]:
+    require(kind)
+    d = Db(kind, tmp_path)
     yield d
     d.close()
+
+
+@pytest.fixture(params=["postgres", "mysql", "sqlite"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    yield from _open_db(request.param, tmp_path)
+
+
+@pytest.fixture(params=["postgres", "mysql"])
+def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    """A database behind a server connection (SQLite has none to lose)."""
+    yield from _open_db(request.param, tmp_path)
 
 
 class CollectContext(NodeContext):

@@ -199,11 +199,10 @@ def test_lookup_table(db):
     assert fresh == [{"id": 9, "name": "new", "lim": 1.0}]
 
 
-def test_connection_killed_under_the_sink_is_recoverable(db):
+def test_connection_killed_under_the_sink_is_recoverable(server_db):
     """The server drops the sink's connection (as when the database restarts): the next
     delivery fails with a recoverable ConnectorError, the one after reconnects."""
-    if db.kind == "sqlite":
-        pytest.skip("SQLite has no server connection to lose")
+    db = server_db
     table = db.table("id INT, v INT")
     sink = SqlSink()
     sink.configure({"url": db.url, "table": table})

@@ -251,7 +251,7 @@ def test_extension_failure_from_a_context(tmp_path: Path) -> None:
             ctx.emit_threadsafe({"a": 1})
             ctx.fail_rule(PluginError("source plugin 'failing' failed in open: OSError: gone"))
 
-    runner = RuleRunner(_plan("SELECT a FROM demo", "ctxfail",
+    runner = RuleRunner(_plan("SELECT a FROM demo", "ctx_raises",
                               source='TYPE="test_failing", DATASOURCE="x"'), str(tmp_path))
     _run(runner)
     status = runner.status()
