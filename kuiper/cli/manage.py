@@ -11,6 +11,7 @@
     kuiper getstatus rule NAME     kuiper gettopo rule NAME     kuiper explain rule NAME
     kuiper start|stop|restart rule NAME
     kuiper validate rule NAME '{json}' | -f FILE
+    kuiper import ruleset -f FILE                      kuiper export ruleset [-f FILE]
 
 Every client verb takes `--host` and `--port` (default $KUIPER_HOST / $KUIPER_PORT, else
 127.0.0.1:9081). Answers print as eKuiper's CLI prints them: the server's message, JSON
@@ -179,6 +180,25 @@ def cmd_drop_rule(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- ruleset ---------------------------------------------------------------------------------------
+def cmd_import_ruleset(args: argparse.Namespace) -> int:
+    """The file is read here and sent as `content`, so the server may be on another host."""
+    content = Path(args.file).read_text(encoding="utf-8")
+    _print(call(args, "POST", "/ruleset/import", {"content": content}))
+    return 0
+
+
+def cmd_export_ruleset(args: argparse.Namespace) -> int:
+    exported = call(args, "POST", "/ruleset/export")
+    text = exported if isinstance(exported, str) else json.dumps(exported, ensure_ascii=False)
+    if args.file:
+        Path(args.file).write_text(text, encoding="utf-8")
+        print(f"Ruleset is exported to {args.file}")
+    else:
+        print(text)
+    return 0
+
+
 # --- services ------------------------------------------------------------------------------------
 def cmd_create_service(args: argparse.Namespace) -> int:
     body = _json_arg(args.json, args.file, f"service {args.name}")
@@ -297,6 +317,17 @@ def _rule_verbs(sub: Any) -> None:
     p.add_argument("-f", "--file", help="a file with the rule JSON")
 
 
+def _ruleset_verbs(sub: Any) -> None:
+    p = _client(_nouns(sub, "import", "import a ruleset").add_parser(
+        "ruleset", help="import ruleset -f FILE (streams, tables and rules)"))
+    p.add_argument("-f", "--file", required=True, help="the ruleset JSON file")
+    p.set_defaults(func=cmd_import_ruleset)
+    p = _client(_nouns(sub, "export", "export the ruleset").add_parser(
+        "ruleset", help="export ruleset [-f FILE] (stdout without -f)"))
+    p.add_argument("-f", "--file", help="where to write the ruleset JSON")
+    p.set_defaults(func=cmd_export_ruleset)
+
+
 def add_manage_commands(sub: Any) -> None:
     """Add `server` and the management verbs (after the plugin verbs: they share nouns)."""
     s = sub.add_parser("server", help="run the REST API and the rules of a kuiper root",
@@ -313,3 +344,4 @@ def add_manage_commands(sub: Any) -> None:
     _show(sub)
     _describe_drop(sub)
     _rule_verbs(sub)
+    _ruleset_verbs(sub)

@@ -17,6 +17,7 @@ import kuiper.io  # noqa: F401  (registers the built-in connectors and formats)
 from kuiper.catalog.catalog import Catalog
 from kuiper.external.manager import ServiceManager
 from kuiper.functions.registry import FunctionRegistry, default_registry
+from kuiper.manage import ruleset
 from kuiper.manage.config import ServerConfig, load_config
 from kuiper.manage.rules import RuleManager
 from kuiper.manage.streams import StreamManager
@@ -71,6 +72,15 @@ class Engine:
             self.registry.remove_resolver(self.plugins.resolver)
         if self._own_store:
             self.store.close()
+
+    def export_ruleset(self) -> dict[str, Any]:
+        """POST /ruleset/export: `{"streams", "tables", "rules"}` (kuiper/manage/ruleset.py)."""
+        return ruleset.export_ruleset(self.streams, self.rules)
+
+    async def import_ruleset(self, content: str | bytes | dict[str, Any]) -> tuple[int, int, int]:
+        """POST /ruleset/import: create what the ruleset holds; (streams, tables, rules)
+        created, existing or refused items skipped."""
+        return await ruleset.import_ruleset(self.streams, self.rules, content)
 
     def info(self) -> dict[str, Any]:
         """GET /: version, os, arch and uptime."""

@@ -285,6 +285,70 @@ class RuleManager:
                 except Exception as exc:  # noqa: BLE001 - keep stopping the others
                     log.error("rule %s did not stop cleanly: %s", entry.rule.id, exc)
 
+    # --- tags, bulk operations, state ---------------------------------------------------------
+    def set_tags(self, rule_id: str, tags: list[str], mode: str = "reset") -> list[str]:
+        """PUT (`reset`), PATCH (`add`) or DELETE (`remove`) /rules/{id}/tags: the rule's new
+        tags, stored with its definition. A running rule keeps running (tags are labels)."""
+        entry = self._entry(rule_id)
+        current = list(entry.rule.tags)
+        if mode == "reset":
+            new = list(dict.fromkeys(tags))
+        elif mode == "add":
+            new = current + [t for t in dict.fromkeys(tags) if t not in current]
+        elif mode == "remove":
+            new = [t for t in current if t not in set(tags)]
+        else:
+            raise ValueError(f"unknown tag mode {mode!r}")
+        entry.rule = RuleDef.from_json({**entry.rule.to_json(), "tags": new})
+        self.catalog.add_rule(entry.rule, replace=True)
+        self._store_rule(entry.rule, entry.rule.triggered)
+        return new
+
+    def match_tags(self, tags: list[str]) -> list[str]:
+        """GET /rules/tags/match: ids (sorted) of the rules that have every one of `tags`."""
+        wanted = set(tags)
+        return [rid for rid in self.ids() if wanted <= set(self._entries[rid].rule.tags)]
+
+    async def bulk(self, rule_ids: list[str], start: bool) -> list[dict[str, Any]]:
+        """POST /rules/bulkstart|bulkstop: start or stop each rule in order; one result per
+        rule, `{"ruleId", "success", "error"?}`. Not atomic: a failure does not undo the
+        others."""
+        results: list[dict[str, Any]] = []
+        for rid in rule_ids:
+            try:
+                await (self.start(rid) if start else self.stop(rid))
+            except KuiperError as exc:
+                results.append({"ruleId": rid, "success": False, "error": str(exc)})
+            else:
+                results.append({"ruleId": rid, "success": True})
+        return results
+
+    async def reset_state(self, rule_id: str) -> None:
+        """PUT /rules/{id}/reset_state: forget the rule's extension state and checkpoints; a
+        running rule is stopped first (so it cannot save them again) and restarted."""
+        async with self._lock:
+            entry = self._entry(rule_id)
+            was_running = entry.running
+            await self._stop_entry(entry)
+            checkpoint.forget(rule_id, self.root, self.store)
+            if was_running:
+                await self._replan_and_start(entry)
+        log.info("rule %s state reset", rule_id)
+
+    def cpu_usage(self) -> dict[str, int]:
+        """GET /rules/usage/cpu, approximated: per running rule, the sum over its nodes of
+        `records_in_total x process_latency_us` (the latency of the last record), in ms,
+        since the rule's last start. kuiper does not sample the CPU per rule."""
+        out: dict[str, int] = {}
+        for rid in self.ids():
+            runner = self._entries[rid].runner
+            if runner is None or runner.state != "running":
+                continue
+            total_us = sum(n.records_in_total * n.process_latency_us
+                           for n in runner.status().nodes)
+            out[rid] = int(total_us // 1000)
+        return out
+
     # --- queries -------------------------------------------------------------------------------
     def ids(self) -> list[str]:
         return sorted(self._entries)

@@ -64,3 +64,22 @@ def test_cli_errors(server: ServerProcess) -> None:
     assert r.returncode != 0 and "nowhere" in r.stderr
     r = cli(port + 1 if port < 65535 else port - 1, "show", "streams")
     assert r.returncode != 0 and "cannot reach the kuiper server" in r.stderr
+
+
+def test_ruleset_import_and_export_verbs(server: ServerProcess, tmp_path: Path) -> None:
+    port = server.port
+    ruleset = {"streams": {"sim": 'CREATE STREAM sim (temperature float) WITH '
+                                  '(DATASOURCE="sim", TYPE="simulator", CONF_KEY="fast")'},
+               "tables": {},
+               "rules": {"rs1": json.dumps({"id": "rs1", "sql": "SELECT * FROM sim",
+                                            "actions": [{"nop": {}}], "triggered": False})}}
+    src = tmp_path / "in.json"
+    src.write_text(json.dumps(ruleset))
+    r = cli(port, "import", "ruleset", "-f", str(src))
+    assert r.stdout.strip() == "imported 1 streams, 0 tables and 1 rules", r.stderr
+    out = tmp_path / "out.json"
+    r = cli(port, "export", "ruleset", "-f", str(out))
+    assert r.returncode == 0 and str(out) in r.stdout, r.stderr
+    exported = json.loads(out.read_text())
+    assert set(exported["streams"]) == {"sim"} and set(exported["rules"]) == {"rs1"}
+    assert json.loads(cli(port, "export", "ruleset").stdout)["rules"].keys() == {"rs1"}
