@@ -56,6 +56,7 @@ class Channel:
         self._not_empty = asyncio.Event()
         self._not_full = asyncio.Event()
         self._not_full.set()
+        self.waiting = 0  # consumers blocked in get() on an empty queue (checkpoint drain)
 
     @property
     def rows(self) -> int:
@@ -106,7 +107,11 @@ class Channel:
     async def get(self) -> Any:
         while not self._items:
             self._not_empty.clear()
-            await self._not_empty.wait()
+            self.waiting += 1
+            try:
+                await self._not_empty.wait()
+            finally:
+                self.waiting -= 1
         item, rows = self._items.popleft()
         self._rows -= rows
         if self._rows < self.capacity:

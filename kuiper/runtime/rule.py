@@ -11,6 +11,8 @@ State: the rule's extension state (`RuleExtensionState`: every source, sink and 
 site's `put_state`/counters) is the process' live state of this rule id, bound to the contexts
 before the nodes start, so it carries over stop/start and restarts; `kuiper.state.checkpoint`
 saves it to the KV store per the QoS options and restores it at the rule's first start.
+With qos >= 1 the periodic checkpoints pause and drain the rule (`DrainBarrier`) and save the
+source offsets with the state; rewindable sources `rewind` to them when the rule starts.
 """
 from __future__ import annotations
 
@@ -24,9 +26,15 @@ from typing import Any
 from kuiper.errors import ConfigError
 from kuiper.planner.physical import PhysicalPlan
 from kuiper.runtime.clock import Clock, SystemClock
-from kuiper.runtime.context import FunctionContext, NodeContext, bind_function_contexts
+from kuiper.runtime.context import (
+    FunctionContext,
+    NodeContext,
+    bind_function_contexts,
+    maybe_await,
+)
 from kuiper.runtime.metrics import RuleStatus
 from kuiper.runtime.options import RestartStrategy, RuleOptions, parse_rule_options
+from kuiper.runtime.source_node import SourceNode
 from kuiper.runtime.topology import Topology, build_topology
 from kuiper.state import checkpoint
 from kuiper.state.checkpoint import Checkpointer, CheckpointPolicy
@@ -44,6 +52,49 @@ def checkpoint_policy(options: RuleOptions, raw: dict[str, Any]) -> CheckpointPo
     if not isinstance(save, bool):
         raise ConfigError(f"option 'enableSaveStateBeforeStop' must be true or false, got {save!r}")
     return CheckpointPolicy(options.qos, options.checkpoint_interval_ms, save)
+
+
+class DrainBarrier:
+    """The rule's quiescent point for a consistent checkpoint (`kuiper.state.checkpoint`):
+    pause every source's hand-off loop, then wait until every channel is empty and every
+    operator and sink waits on its inbox (or has ended)."""
+
+    def __init__(self, sources: list[SourceNode], consumers: list[tuple[Any, asyncio.Task[Any]]],
+                 timeout_s: float) -> None:
+        self.sources = sources
+        self.consumers = consumers  # (operator or sink node, its task)
+        self.timeout_s = timeout_s
+
+    def drained(self) -> bool:
+        return all(task.done() or (not len(node.inbox) and node.inbox.waiting > 0)
+                   for node, task in self.consumers)
+
+    async def hold(self) -> dict[str, Any] | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(s.pause() for s in self.sources)), self.timeout_s)
+        except TimeoutError:
+            return None
+        while not self.drained():
+            if loop.time() >= deadline:
+                return None
+            await asyncio.sleep(0.001)
+        for node, _task in self.consumers:  # what the sinks buffer reaches its target
+            flush = getattr(getattr(node, "sink", None), "flush", None)
+            if callable(flush):
+                try:
+                    await maybe_await(flush())
+                except Exception:  # noqa: BLE001 - not flushed: no consistent checkpoint
+                    log.exception("sink %s cannot flush for a checkpoint", node.name)
+                    return None
+        return {s.spec.name: s.offset for s in self.sources
+                if s.track_offsets and s.offset is not None}
+
+    def release(self) -> None:
+        for s in self.sources:
+            s.resume()
 
 
 def restart_delay_ms(strategy: RestartStrategy, attempt: int) -> float:
@@ -167,6 +218,7 @@ class RuleRunner:
         topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms)
         self.topology = topo
         self._bind_contexts(topo, state)
+        self._rewind_sources(topo)
         for sink in topo.sinks:
             await sink.open()
         self._state, self._message = RUNNING, ""
@@ -185,9 +237,35 @@ class RuleRunner:
         ]
         self._aux = []
         if self.checkpointer is not None and self.policy.periodic:
+            # self._tasks: the sinks' then the operators' (then the sources')
+            consumers = list(zip([*topo.sinks, *topo.operators], self._tasks, strict=False))
+            barrier = DrainBarrier(topo.sources, consumers,
+                                   max(5.0, self.policy.interval_ms / 1000))
             self._aux.append(asyncio.create_task(
-                self.checkpointer.run_periodic(self.clock.sleep), name=f"{name}-checkpoint"))
+                self.checkpointer.run_periodic(self.clock.sleep, barrier),
+                name=f"{name}-checkpoint"))
         self._supervisor = asyncio.create_task(self._supervise(), name=f"{name}-supervisor")
+
+    def _rewind_sources(self, topo: Topology) -> None:
+        """qos >= 1: sources record their offsets; rewindable ones rewind to the checkpoint's."""
+        if self.options.qos < 1 or self.checkpointer is None:
+            return
+        offsets = self.checkpointer.offsets
+        for node in topo.sources:
+            # a scan table is read whole at each start (its rows are not checkpointed)
+            if node.is_table or not callable(getattr(node.source, "get_offset", None)):
+                continue
+            node.track_offsets = True
+            offset = offsets.get(node.spec.name)
+            if offset is None or not callable(getattr(node.source, "rewind", None)):
+                continue
+            try:
+                node.rewind(offset)
+                log.info("rule %s: source %s rewound to %s", self.rule_id, node.spec.name,
+                         offset)
+            except Exception as exc:  # noqa: BLE001 - a bad offset: read from the start
+                log.error("rule %s: source %s cannot rewind to %r, reading from its start: %s",
+                          self.rule_id, node.spec.name, offset, exc)
 
     # --- running, failing -------------------------------------------------------------
     async def _supervise(self) -> None:
@@ -204,7 +282,8 @@ class RuleRunner:
                         await self._shutdown(ERROR, f"{_node_name(task, self.rule_id)}: {exc}")
                         return
             # input ended; an extension failure reported meanwhile still fails the rule
-            await self._shutdown(ERROR if self._failure else STOPPED, self._failure)
+            await self._shutdown(ERROR if self._failure else STOPPED, self._failure,
+                                 input_ended=True)
         except asyncio.CancelledError:
             pass
 
@@ -236,7 +315,7 @@ class RuleRunner:
         if not self._closing:
             await self._shutdown(ERROR, message)
 
-    async def _shutdown(self, state: str, message: str) -> None:
+    async def _shutdown(self, state: str, message: str, *, input_ended: bool = False) -> None:
         self._closing = True
         topo = self.topology
         for task in self._aux + self._connectors + self._tasks:
@@ -249,7 +328,9 @@ class RuleRunner:
             for sink in topo.sinks:
                 await sink.close()
         if self.checkpointer is not None and self.policy.persistent:
-            self.checkpointer.checkpoint()
+            # in-flight data was discarded: keep the last consistent offsets, unless the whole
+            # input was processed (the next run reads bounded sources from the start)
+            self.checkpointer.checkpoint({} if input_ended else None)
         self._ended(state, message)
 
     def _ended(self, state: str, message: str) -> None:

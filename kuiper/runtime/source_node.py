@@ -4,6 +4,11 @@ Adaptive batching: the connector's emits land in a pending list; the hand-off lo
 everything pending (up to `maxBatchSize` rows), decodes it with the stream's FORMAT into one
 batch and puts it downstream. At a low rate each event is handed off alone as soon as it
 arrives; while downstream is busy, emits accumulate and the next hand-off is a large batch.
+
+Offsets (rule qos >= 1, `track_offsets`): each emit records the connector's `get_offset()` right
+after it, and `offset` is the offset after the last item handed downstream. A checkpoint
+`pause()`s the hand-off loop (the connector keeps emitting into the pending list), waits until
+the rule has drained, saves `offset` with the state and `resume()`s; see `kuiper.state.checkpoint`.
 """
 from __future__ import annotations
 
@@ -143,9 +148,32 @@ class SourceNode:
         self._message_base = 0
         self.metrics.buffer_length_fn = lambda: self._pending_rows
         self._lenient = bool(getattr(source, "text_values", False))
+        self.track_offsets = False  # set by the rule (qos >= 1) before the connector starts
+        self.offset: Any = None  # the source offset after the last batch handed downstream
+        self._gate = asyncio.Event()  # cleared while a checkpoint holds the hand-off loop
+        self._gate.set()
+        self._idle = asyncio.Event()  # set while no hand-off is in progress
+        self._idle.set()
+
+    # --- offsets (rewindable sources, qos >= 1) -----------------------------------------
+    def rewind(self, offset: Any) -> None:
+        """Rewind the connector (before it opens) to a checkpointed offset."""
+        self.source.rewind(offset)
+        self.offset = offset
+        self._line_base = int(getattr(self.source, "lines_before", 0) or 0)
+
+    async def pause(self) -> None:
+        """Hold the hand-off loop; returns once no hand-off is in progress."""
+        self._gate.clear()
+        await self._idle.wait()
+
+    def resume(self) -> None:
+        self._gate.set()
 
     # --- emission (called from the connector) -------------------------------------------
     def push(self, item: tuple[str, Any, Any, int]) -> None:
+        if self.track_offsets:  # the offset right after this emit, from the emitting thread
+            item = (*item, self.source.get_offset())  # type: ignore[assignment]
         if threading.get_ident() != self._loop_thread:
             self._loop.call_soon_threadsafe(self._push, item)
             while self._pending_rows >= 4 * self._high_water and not self._stopping:
@@ -215,6 +243,12 @@ class SourceNode:
 
     # --- the hand-off loop --------------------------------------------------------------
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            self._idle.set()
+
+    async def _run(self) -> None:
         max_rows = self.options.max_batch_size
         while True:
             while not self._pending:
@@ -225,6 +259,9 @@ class SourceNode:
                 await _first_of(self._wake, self.until)
                 if self.until.is_set() and not self._pending:
                     return
+            if not self._gate.is_set():  # a checkpoint holds the source
+                await self._gate.wait()
+            self._idle.clear()
             taken: list[tuple[str, Any, Any, int]] = []
             rows = 0
             while self._pending and (rows < max_rows or not taken):
@@ -234,6 +271,8 @@ class SourceNode:
                 if item[0] in (ERROR, EOF):
                     break
             self._took(rows)
+            if self.track_offsets and len(taken[-1]) > 4:
+                self.offset = taken[-1][4]  # type: ignore[misc]
             self.metrics.invoked()
             for batch in self._decode(taken):
                 for start in range(0, batch.n, max_rows):
@@ -254,6 +293,7 @@ class SourceNode:
                 for ch in self.outputs:
                     ch.put_control(end)
                 return
+            self._idle.set()
 
     def _decode(self, items: list[tuple[str, Any, Any, int]]) -> list[Batch]:
         """Decode runs of same-kind items; one batch per hand-off where possible."""

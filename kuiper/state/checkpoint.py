@@ -11,13 +11,32 @@ sinks and function call sites, see `extension_state.py`):
   `enableSaveStateBeforeStop` one when the rule stops. The first start of the rule in a process
   restores the last checkpoint, so the state survives a process restart.
 
-A checkpoint is a snapshot of the whole rule's state taken on the event loop between two
-batches: each operator's state is consistent with the batches it has processed, and the
-checkpoint is written synchronously (one small SQLite row). There are no barriers flowing with
-the data yet, so the snapshot is not aligned across operators and sources do not rewind: after
-a crash, the state is the last checkpoint's and the input since then is not replayed (at most
-once for the input, the state as of the checkpoint). A clean stop saves the final state, so a
-stop/restart loses nothing. Exactly-once (barrier alignment, source rewind) is future work.
+Source offsets (qos >= 1, at least once): a periodic checkpoint is taken at a quiescent point
+of the rule, through a `Barrier` (the rule runner's): **pause and drain**. Every source node's
+hand-off loop is paused (its connector goes on emitting into the node's pending list, bounded by
+back-pressure), then the barrier waits until the rule has drained: no hand-off in progress,
+every channel empty and every operator and sink waiting on its empty inbox. At that instant
+every batch a source has handed downstream has been processed by every operator and sink, so
+the source offsets after those batches (each source node records, per emit, `get_offset()`
+right after it, and keeps the offset of the last item it handed downstream) and the extension
+state describe the same input. The state and the offsets are saved together (the checkpoint
+record holds the offsets, written after the state blob: a crash in between leaves older
+offsets, which replays more, still at least once), then the sources resume. When the rule does
+not drain within `drain_timeout_s` (a sink stuck on one batch) that checkpoint is skipped.
+
+At the next start of the rule (a restored checkpoint, or a restart in this process) each
+rewindable source `rewind(offset)`s before it opens, so the input after the checkpoint is
+replayed: what was processed after the checkpoint is processed again (at least once; the
+extension state of a restart in the same process is the live one, so it may count that input
+twice). A manual stop or a failure saves the state with the offsets of the last consistent
+checkpoint; a rule whose input ended (every sink saw the end) saves no offsets, so the next run
+reads its bounded sources from the start, as without QoS.
+
+Limits: operator state (open windows, the previous row of LAG) is not checkpointed, so the rows
+a window held at the checkpoint are not replayed after a crash; rows handed to a sink's
+resend queue or cache, or buffered by batchSize/lingerInterval, count as delivered. Sinks with
+a `flush()` (the file sink) are flushed at the quiescent point, before the offsets are saved. Exactly-once (barriers
+flowing with the data, aligned snapshots of operator state) is future work.
 """
 from __future__ import annotations
 
@@ -28,6 +47,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from kuiper.state.extension_state import NAMESPACE as STATE_NAMESPACE
 from kuiper.state.extension_state import RuleExtensionState
@@ -86,6 +106,17 @@ class CheckpointPolicy:
         return self.qos >= 1 or self.save_on_stop
 
 
+class Barrier(Protocol):
+    """Brings a running rule to a quiescent point for a consistent checkpoint."""
+
+    async def hold(self) -> dict[str, Any] | None:
+        """Pause the sources and wait until the rule has drained; the offset of each
+        rewindable source (by source name), or None when it did not drain in time."""
+
+    def release(self) -> None:
+        """Resume the sources (always called after `hold`, even when it failed)."""
+
+
 class Checkpointer:
     """Saves and restores one rule's extension state through the KV store.
 
@@ -107,6 +138,8 @@ class Checkpointer:
         self.last_id = 0
         self.count = 0
         self.last_error = ""
+        #: the source offsets of the last checkpoint saved or restored (name -> offset)
+        self.offsets: dict[str, Any] = {}
 
     @property
     def store(self) -> KVStore:
@@ -120,39 +153,64 @@ class Checkpointer:
         found = self.state.load(self.store)
         meta = self.store.get(CHECKPOINT_NAMESPACE, self.state.rule_id)
         if meta:
-            self.last_id = int(json.loads(meta).get("id", 0))
+            record = json.loads(meta)
+            self.last_id = int(record.get("id", 0))
+            offsets = record.get("offsets")
+            self.offsets = dict(offsets) if isinstance(offsets, dict) else {}
         if found:
             log.info("rule %s: extension state restored from checkpoint %s (%d scope(s))",
                      self.state.rule_id, self.last_id or "?", len(self.state.scopes()))
         return found
 
-    def checkpoint(self) -> int:
+    def checkpoint(self, offsets: dict[str, Any] | None = None) -> int:
         """Save the state now; the checkpoint id (ms since the epoch, increasing), 0 on error.
 
-        A failing store is logged and counted (`last_error`), never raised: the rule goes on.
+        `offsets` are the source offsets consistent with the state (see the module doc); None
+        keeps those of the last checkpoint. A failing store is logged and counted
+        (`last_error`), never raised: the rule goes on.
         """
         cp_id = max(int(time.time() * 1000), self.last_id + 1)
+        keep = self.offsets if offsets is None else offsets
         try:
             blob = self.state.snapshot()
+            record = json.dumps({"id": cp_id, "bytes": len(blob),
+                                 "scopes": len(self.state.scopes()), "offsets": keep})
             self.store.set(STATE_NAMESPACE, self.state.rule_id, blob)
-            self.store.set(CHECKPOINT_NAMESPACE, self.state.rule_id, json.dumps(
-                {"id": cp_id, "bytes": len(blob), "scopes": len(self.state.scopes())}))
+            self.store.set(CHECKPOINT_NAMESPACE, self.state.rule_id, record)
         except Exception as exc:  # noqa: BLE001 - a store error must not stop the rule
             self.last_error = f"checkpoint of rule {self.state.rule_id} failed: {exc}"
             log.error("%s", self.last_error)
             return 0
         self.last_id = cp_id
+        self.offsets = dict(keep)
         self.count += 1
         log.debug("rule %s: checkpoint %d saved", self.state.rule_id, cp_id)
         return cp_id
 
-    async def run_periodic(self, sleep: Callable[[float], Awaitable[None]]) -> None:
-        """Checkpoint every `interval_ms` until cancelled (`sleep` is the rule clock's)."""
+    async def checkpoint_consistent(self, barrier: Barrier) -> int:
+        """Hold the rule at a quiescent point, save the state with the source offsets,
+        release it; 0 when the rule did not drain (nothing saved) or on error."""
+        try:
+            offsets = await barrier.hold()
+            if offsets is None:
+                log.debug("rule %s: not drained in time, checkpoint skipped", self.state.rule_id)
+                return 0
+            return self.checkpoint(offsets)
+        finally:
+            barrier.release()
+
+    async def run_periodic(self, sleep: Callable[[float], Awaitable[None]],
+                           barrier: Barrier | None = None) -> None:
+        """Checkpoint every `interval_ms` until cancelled (`sleep` is the rule clock's); with a
+        `barrier`, each checkpoint is consistent with the source offsets."""
         if not self.policy.periodic:
             return
         while True:
             await sleep(self.policy.interval_ms / 1000)
-            self.checkpoint()
+            if barrier is None:
+                self.checkpoint()
+            else:
+                await self.checkpoint_consistent(barrier)
 
     def close(self) -> None:
         if self._owned and self._store is not None:

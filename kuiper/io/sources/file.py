@@ -6,6 +6,14 @@ re-reads; 0 = read once, which makes the source bounded), sendInterval (ms betwe
 hasHeader, columns, delimiter, ignoreStartLines, ignoreEndLines. DATASOURCE is the file
 name under `path` (an absolute DATASOURCE is used as is; empty = every file under `path`).
 A json file that holds one object per line is read as lines.
+
+Rewindable (rule qos >= 1): the offset is `{"file", "pos", "line"}`, the byte position and
+line number of the next unread line of `file` (files are read in sorted order). Lines and
+JSON-lines files resume at that line; a JSON array or CSV file is all or nothing (`pos` is 0
+until all its rows were emitted, then its size). `rewind` skips the files before `file`; a
+file now shorter than `pos` was replaced and is read from its start. The line number is
+counted only when the engine asks for the offset (after each emit with qos >= 1), so the
+fast path does no extra work at qos 0.
 """
 from __future__ import annotations
 
@@ -49,6 +57,14 @@ class FileSource(Source):
         self.ignore_start = 0
         self.ignore_end = 0
         self.text_values = False  # CSV values are text: declared fields are parsed from it
+        # the offset: the next unread byte/line of `_file`; `_uncounted` is the last emitted
+        # chunk whose lines are not yet in `_line` (counted lazily by get_offset)
+        self._file = ""
+        self._pos = 0
+        self._line: int | None = 0
+        self._uncounted: bytes | None = None
+        self._start: dict[str, Any] | None = None  # where to resume (rewind)
+        self.lines_before = 0  # lines before the resume point (for decode error messages)
 
     def configure(self, datasource: str, conf: dict[str, Any]) -> None:
         self.datasource = datasource or ""
@@ -93,34 +109,76 @@ class FileSource(Source):
                  "(relative paths are under the kuiper root)",
         )
 
+    # --- offsets -----------------------------------------------------------------------
+    def get_offset(self) -> dict[str, Any]:
+        """Where to resume: the next unread byte (and line) of the file being read."""
+        if self._uncounted is not None:
+            chunk, self._uncounted = self._uncounted, None
+            if self._line is not None:
+                self._line += chunk.count(b"\n") + (chunk[-1:] != b"\n")
+        return {"file": self._file, "pos": self._pos, "line": self._line}
+
+    def rewind(self, offset: Any) -> None:
+        if not isinstance(offset, dict) or not isinstance(offset.get("pos"), int):
+            raise ConnectorError(f"file source: bad offset {offset!r}")
+        name = str(offset.get("file") or "")
+        self._start = {"file": os.path.normpath(name) if name else "", "pos": max(offset["pos"], 0),
+                       "line": offset.get("line") if isinstance(offset.get("line"), int) else 0}
+        self.lines_before = self._start["line"]
+
+    def _at(self, path: str, pos: int, line: int | None) -> None:
+        self._file, self._pos, self._line, self._uncounted = os.path.normpath(path), pos, line, None
+
+    def _advance(self, chunk: bytes) -> None:
+        """`chunk` (whole lines) is about to be emitted: the offset moves past it."""
+        self._pos += len(chunk)
+        if self._uncounted is not None:
+            self._line = None  # nobody counted the previous chunk: no line number any more
+        self._uncounted = chunk
+
+    def _resume_at(self, path: str, size: int) -> tuple[int, int] | None:
+        """(byte, line) to start `path` at after a rewind; None to skip the file."""
+        start, path = self._start, os.path.normpath(path)
+        if start is None or not start["file"] or path > start["file"]:
+            return 0, 0
+        if path < start["file"]:
+            return None  # read before the checkpoint
+        if start["pos"] > size:
+            return 0, 0  # shorter than the offset: a new file
+        return start["pos"], start["line"]
+
     # --- reading -----------------------------------------------------------------------
     async def open(self, ctx: Context) -> None:
         while True:
             try:
                 for path in self.files(ctx.get_root_path()):
-                    await self._read(ctx, path)
+                    where = self._resume_at(path, os.path.getsize(path))
+                    if where is not None:
+                        await self._read(ctx, path, *where)
             except (ConnectorError, OSError) as exc:
                 ctx.emit_error(exc)
+            self._start = None  # later passes (interval) read every file from its start
             if not self.reread_ms:
                 ctx.emit_eof()
                 return
             await asyncio.sleep(self.reread_ms / 1000)
 
-    async def _read(self, ctx: Context, path: str) -> None:
+    async def _read(self, ctx: Context, path: str, pos: int = 0, line: int = 0) -> None:
+        self._at(path, pos, line)
         if self.file_type == "lines" and not self._row_wise():
-            await self._read_lines(ctx, path)
+            await self._read_lines(ctx, path, pos)
             return
         with open(path, "rb") as f:
             data = f.read()
         if self.file_type == "csv":
-            await self._emit_rows(ctx, self._csv_rows(data))
+            if pos < len(data) or not data:
+                await self._emit_rows(ctx, self._csv_rows(data), len(data))
         elif self.file_type == "json":
-            await self._read_json(ctx, path, data)
+            await self._read_json(ctx, path, data, pos)
         else:
-            lines = self._trim(data.splitlines())
-            await self._emit_chunks(ctx, [b"\n".join(lines) + b"\n"] if lines else [])
+            await self._emit_lines_from(ctx, data, pos, trim=True)
 
-    async def _read_json(self, ctx: Context, path: str, data: bytes) -> None:
+    async def _read_json(self, ctx: Context, path: str, data: bytes, pos: int = 0) -> None:
         """A JSON array (or one object) goes to the engine's decoder as one payload; a file of
         one object per line is read as lines."""
         head = data.lstrip()[:1]
@@ -128,27 +186,35 @@ class FileSource(Source):
             try:
                 orjson.loads(data)
             except orjson.JSONDecodeError:
-                await self._emit_chunks(ctx, [data])
+                await self._emit_lines_from(ctx, data, pos, trim=False)
                 return
         elif head != b"[":
             raise ConnectorError(f"file source: {path} is not a JSON array of objects",
                                  hint="use fileType: lines for newline-delimited JSON")
+        if pos and pos >= len(data):
+            return  # emitted before the checkpoint
         if not self.send_interval_ms:
+            self._pos = len(data)
             ctx.emit_bytes(data)
             await ctx.drain()
             return
         value = orjson.loads(data)
-        for row in value if isinstance(value, list) else [value]:
+        rows = value if isinstance(value, list) else [value]
+        for k, row in enumerate(rows):
+            if k == len(rows) - 1:
+                self._pos = len(data)
             ctx.emit_bytes(orjson.dumps(row))
             await asyncio.sleep(self.send_interval_ms / 1000)
 
     def _row_wise(self) -> bool:
         return bool(self.send_interval_ms or self.ignore_start or self.ignore_end)
 
-    async def _read_lines(self, ctx: Context, path: str) -> None:
+    async def _read_lines(self, ctx: Context, path: str, pos: int = 0) -> None:
         """The throughput path: big reads cut at the last newline, decoded in bulk."""
         rest = b""
         with open(path, "rb") as f:
+            if pos:
+                f.seek(pos)
             while True:
                 block = f.read(CHUNK_BYTES)
                 if not block:
@@ -157,31 +223,62 @@ class FileSource(Source):
                 if cut < 0:
                     rest += block
                     continue
-                ctx.emit_lines(rest + block[:cut + 1])
+                chunk = rest + block[:cut + 1]
                 rest = block[cut + 1:]
+                self._advance(chunk)
+                ctx.emit_lines(chunk)
                 await ctx.drain()
         if rest.strip():
+            self._advance(rest)
             ctx.emit_lines(rest + b"\n")
+        else:
+            self._pos += len(rest)
 
-    async def _emit_chunks(self, ctx: Context, chunks: list[bytes]) -> None:
-        if self.send_interval_ms:
-            for chunk in chunks:
-                for line in chunk.splitlines():
-                    if line.strip():
-                        ctx.emit_lines(line + b"\n")
-                        await asyncio.sleep(self.send_interval_ms / 1000)
+    async def _emit_lines_from(self, ctx: Context, data: bytes, pos: int, *, trim: bool) -> None:
+        """The lines of `data` from byte `pos`: one chunk, or one line every sendInterval;
+        with `trim`, ignoreStartLines (from the file's start only)/ignoreEndLines apply."""
+        if not (self.send_interval_ms or (trim and (self.ignore_start or self.ignore_end))):
+            if pos < len(data):
+                chunk = data[pos:] if pos else data
+                self._advance(chunk)
+                ctx.emit_lines(chunk)
+                await ctx.drain()
             return
-        for chunk in chunks:
-            ctx.emit_lines(chunk)
-            await ctx.drain()
+        # (end byte, line number after it) of each non-empty line: the slow paths only
+        spans: list[tuple[bytes, int, int]] = []
+        at, number = pos, self._line or 0
+        for raw in data[pos:].split(b"\n"):
+            at += len(raw) + 1
+            number += 1
+            if raw.strip():
+                spans.append((raw, min(at, len(data)), number))
+        if trim:
+            if pos == 0:
+                spans = spans[self.ignore_start:]
+            spans = spans[:max(0, len(spans) - self.ignore_end)]
+        if not self.send_interval_ms:
+            if spans:
+                self._pos, self._line = len(data), spans[-1][2]
+                ctx.emit_lines(b"\n".join(s[0] for s in spans) + b"\n")
+                await ctx.drain()
+            return
+        for k, (line, end, number) in enumerate(spans):
+            self._pos, self._line = (len(data) if k == len(spans) - 1 else end), number
+            ctx.emit_lines(line + b"\n")
+            await asyncio.sleep(self.send_interval_ms / 1000)
 
-    async def _emit_rows(self, ctx: Context, rows: list[dict[str, Any]]) -> None:
+    async def _emit_rows(self, ctx: Context, rows: list[dict[str, Any]], size: int = 0) -> None:
+        """CSV rows; the offset moves to the file's end (`size`) with the last row."""
         if self.send_interval_ms:
-            for row in rows:
+            for k, row in enumerate(rows):
+                if k == len(rows) - 1:
+                    self._pos = size
                 ctx.emit(row)
                 await asyncio.sleep(self.send_interval_ms / 1000)
             return
         for start in range(0, len(rows), ROWS_PER_EMIT):
+            if start + ROWS_PER_EMIT >= len(rows):
+                self._pos = size
             ctx.emit_rows(rows[start:start + ROWS_PER_EMIT])
             await ctx.drain()
 
