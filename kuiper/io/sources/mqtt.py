@@ -10,7 +10,7 @@ ignored.
 
 DATASOURCE is a topic filter (wildcards `+`/`#`, MQTT v5 shared subscriptions
 `$share/group/topic`); several comma-separated filters are allowed. Each message's meta holds
-`topic`, `qos`, `messageId` and, with MQTT v5, `userProperties`. Messages are read on the event
+`topic`, `qos`, `messageId` and, with MQTT v5, `properties` (the user properties, as in eKuiper). Messages are read on the event
 loop (see kuiper.io.mqtt_client), the messages of one socket read handed to the runtime
 with one `ctx.emit_payloads` (meta as columns); the runtime decodes everything that arrived
 since its last hand-off in one go.
@@ -122,7 +122,7 @@ class MqttSource(Source):
         meta: dict[str, Any] = {"topic": msg.topic, "qos": msg.qos, "messageId": msg.mid}
         props = getattr(msg, "properties", None)
         if props is not None and getattr(props, "UserProperty", None):
-            meta["userProperties"] = dict(props.UserProperty)
+            meta["properties"] = dict(props.UserProperty)  # eKuiper's meta key for v5 user properties
         payload = msg.payload
         if self.inflate is not None:
             try:

@@ -103,7 +103,7 @@ def test_v5_user_properties_in_meta(tmp_path: Path, broker_port: int) -> None:
     paths = write_root(
         tmp_path, {"default": {"server": server, "protocolVersion": "5"}},
         STREAM.format(topic=f"{base}/in", extra=""),
-        {"id": "r1", "sql": "SELECT seq, meta(userProperties) AS up, meta(qos) AS q FROM demo",
+        {"id": "r1", "sql": "SELECT seq, meta(properties) AS up, meta(qos) AS q FROM demo",
          "actions": [{"mqtt": {"server": server, "topic": f"{base}/out", "qos": 1,
                                "protocolVersion": "5", "sendSingle": True,
                                "properties": {"userProperties": {"seq": "{{.seq}}"}}}}]})
