@@ -223,6 +223,11 @@ class SinkNode:
                             and not self._row_only)
         self._transforms = bool(p.send_single or p.omit_if_empty or p.data_field or p.fields
                                 or p.exclude_fields or self._template or self._dynamic)
+        # bytes sinks that take many messages joined (file): a plain batch is encoded at once
+        self._joined = bool(self._bytes and not self._row_only and not self._transforms
+                            and not options.send_meta_to_sink
+                            and callable(getattr(sink, "collect_joined", None))
+                            and callable(getattr(encoder, "encode_joined", None)))
         self.cache: SinkCache | None = None
         if p.cache is not None:
             path = os.path.join(root, "data", "cache.db")
@@ -325,6 +330,9 @@ class SinkNode:
                 self.metrics.records_out_total += emissions
                 self._latency(t0)
                 return
+        if self._joined and batch.emission_bounds is None and await self._deliver_joined(batch):
+            self._latency(t0)
+            return
         if self._bytes and self.encoder is not None:
             batch = self.encoder.prepare(batch)
         rows = batch.to_rows(send_nil_field=self.options.send_nil_field)
@@ -346,6 +354,24 @@ class SinkNode:
                 self._transform(rows[start:stop], messages, props)
             await self._deliver(messages, props)
         self._latency(t0)
+
+    async def _deliver_joined(self, batch: Batch) -> bool:
+        """One row per message, no transforms: the encoder writes all the batch's messages as
+        one bytes object that the sink takes at once. False if the encoder cannot (then the
+        batch goes the message-by-message way)."""
+        sep = self.sink.joined_separator  # type: ignore[attr-defined]
+        data = self.encoder.encode_joined(batch, sep, send_nil_field=self.options.send_nil_field)
+        if data is None:
+            return False
+        try:
+            result = self.sink.collect_joined(self.ctx, data, batch.n)  # type: ignore[attr-defined]
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            self._failed(f"sink {self.name} failed to deliver: {exc}", exc)
+            return True
+        self.metrics.records_out_total += batch.n
+        return True
 
     async def _add_to_buffer(self, rows: list[dict[str, Any]]) -> None:
         size = self.props.batch_size

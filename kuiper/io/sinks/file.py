@@ -72,6 +72,20 @@ class FileSink(Sink):
             self._write_csv(data if isinstance(data, list) else [data])
         self._messages += 1
 
+    @property
+    def joined_separator(self) -> bytes:
+        return b"\n" if self.file_type == "lines" else b","
+
+    def collect_joined(self, ctx: Context, data: bytes, count: int) -> None:
+        """`count` encoded messages joined by `joined_separator` (lines and json)."""
+        if self.file_type == "lines":
+            self._write(data + b"\n")
+        elif self.file_type == "json":
+            self._write(data if not self._messages else b"," + data)
+        else:
+            raise TypeError("a csv file sink takes rows, not encoded messages")
+        self._messages += count
+
     def _write_csv(self, rows: list[dict[str, Any]]) -> None:
         out = io.StringIO()
         writer = csv.writer(out, delimiter=self.delimiter[0], lineterminator="\n")
