@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from kuiper import zipsafe
 from kuiper.errors import ConfigError, ConflictError, NotFoundError
 from kuiper.external.functions import CALL_LOOP, CallLoop, ExternalFunction, InterfaceRuntime
 from kuiper.external.service import ServiceDef, load_service_file, parse_service
@@ -266,9 +267,10 @@ def _read_package(name: str, path: Path) -> tuple[dict[str, Any], dict[str, byte
         for info in zf.infolist():
             if info.is_dir():
                 continue
-            member = PurePosixPath(info.filename.replace("\\", "/"))
-            if member.is_absolute() or ".." in member.parts:
-                raise ConfigError(f"service package {path.name}: unsafe path {info.filename}")
+            try:
+                member = zipsafe.safe_member(info)
+            except zipsafe.UnsafeMember as exc:
+                raise ConfigError(f"service package {path.name}: unsafe path: {exc}") from None
             if len(member.parts) == 1 and member.name.lower() == f"{name}.json".lower():
                 descriptor = _parse_json(zf.read(info), member.name)
             elif member.parts[0] == "schemas" and len(member.parts) > 1:

@@ -9,12 +9,12 @@ letters) and symlinks refuse the whole zip (zip slip).
 from __future__ import annotations
 
 import json
-import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from kuiper import zipsafe
 from kuiper.errors import PluginError
 from kuiper.plugins.naming import parse_file_name, symbol_name
 
@@ -49,25 +49,13 @@ def read_description(data: bytes, source: str) -> dict[str, Any]:
     return doc
 
 
-def _is_symlink(info: zipfile.ZipInfo) -> bool:
-    mode = info.external_attr >> 16
-    return stat.S_ISLNK(mode)
-
-
 def safe_member(info: zipfile.ZipInfo) -> PurePosixPath:
     """The member's relative path, or PluginError if it would land outside the package."""
-    raw = info.filename
-    if "\\" in raw or raw.startswith("/") or (len(raw) > 1 and raw[1] == ":") or "\x00" in raw:
-        raise PluginError(f"refusing plugin zip: member '{raw}' has an absolute or foreign path",
-                          hint="put every file at the zip root or under etc/")
-    path = PurePosixPath(raw)
-    if any(part in ("..", "") for part in path.parts) or path.is_absolute():
-        raise PluginError(f"refusing plugin zip: member '{raw}' leaves the plugin folder",
-                          hint="zip entries must not contain '..'")
-    if _is_symlink(info):
-        raise PluginError(f"refusing plugin zip: member '{raw}' is a symbolic link",
-                          hint="package the file itself, not a link")
-    return path
+    try:
+        return zipsafe.safe_member(info, "plugin folder")
+    except zipsafe.UnsafeMember as exc:
+        raise PluginError(f"refusing plugin zip: {exc}",
+                          hint="put every file at the zip root or under etc/, no '..', no links") from None
 
 
 @dataclass
