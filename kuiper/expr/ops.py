@@ -16,6 +16,7 @@ from kuiper._core import arith as _arith
 from kuiper._core import compare as _compare
 from kuiper.api.batch import BIGINT, BOOLEAN, DATETIME, FLOAT, STRING, Column, kind_of
 from kuiper.expr.nulls import both_valid
+from kuiper.functions.gostyle import go_str, go_type
 
 NUMERIC = (BIGINT, FLOAT, DATETIME)
 
@@ -73,7 +74,7 @@ def _py_arith(op: str, x: Any, y: Any) -> Any:
     if isinstance(x, bool) or isinstance(y, bool) or not isinstance(x, int | float) or not isinstance(
         y, int | float
     ):
-        raise TypeError(f"invalid operation {_typename(x)}({x!r}) {op} {_typename(y)}({y!r})")
+        raise _invalid(x, op, y)
     both_int = isinstance(x, int) and isinstance(y, int)
     if op == "+":
         return x + y
@@ -100,7 +101,7 @@ def _py_arith(op: str, x: Any, y: Any) -> Any:
             raise ZeroDivisionError("divided by zero")
         return float(np.fmod(x, y))
     if not both_int:
-        raise TypeError(f"invalid operation {_typename(x)}({x!r}) {op} {_typename(y)}({y!r})")
+        raise _invalid(x, op, y)
     if op == "&":
         return x & y
     if op == "|":
@@ -108,10 +109,9 @@ def _py_arith(op: str, x: Any, y: Any) -> Any:
     return x ^ y
 
 
-def _typename(v: Any) -> str:
-    return {BIGINT: "int64", FLOAT: "float64", STRING: "string", BOOLEAN: "bool"}.get(
-        kind_of(v), type(v).__name__
-    )
+def _invalid(x: Any, op: str, y: Any) -> TypeError:
+    """eKuiper's invalidOpError text: `invalid operation %T(%v) op %T(%v)`."""
+    return TypeError(f"invalid operation {go_type(x)}({go_str(x)}) {op} {go_type(y)}({go_str(y)})")
 
 
 def arith(
@@ -182,7 +182,7 @@ def _py_compare(op: str, x: Any, y: Any) -> bool:
     if kx in (BIGINT, FLOAT) and ky in (BIGINT, FLOAT):
         return _PY_COMPARE[op](x, y)
     if kx != ky:
-        raise TypeError(f"invalid operation {_typename(x)}({x!r}) {op} {_typename(y)}({y!r})")
+        raise _invalid(x, op, y)
     if kx == BOOLEAN and op not in ("=", "!="):
         raise TypeError(f"invalid operation bool({x!r}) {op} bool({y!r})")
     return _PY_COMPARE[op](x, y)
