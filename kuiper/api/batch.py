@@ -202,6 +202,17 @@ def infer_kind(values: Iterable[Any]) -> str:
     return kind or ANY
 
 
+def _rows(columns: Mapping[str, Column], n: int, *, keep_nulls: bool) -> list[dict[str, Any]]:
+    names = list(columns)
+    if not names:
+        return [{} for _ in range(n)]
+    lists = [columns[k].to_pylist() for k in names]
+    if keep_nulls:
+        return [dict(zip(names, vals, strict=True)) for vals in zip(*lists, strict=True)]
+    return [{k: v for k, v in zip(names, vals, strict=True) if v is not None}
+            for vals in zip(*lists, strict=True)]
+
+
 def concat_columns(parts: Sequence[Column]) -> Column:
     """Concatenate columns of one field (dictionaries are merged, kinds widened)."""
     if len(parts) == 1:
@@ -282,26 +293,11 @@ class Batch:
 
     def to_rows(self, *, send_nil_field: bool = False) -> list[dict[str, Any]]:
         """Row dicts in column order; null fields are left out unless `send_nil_field`."""
-        names = list(self.columns)
-        lists = [self.columns[k].to_pylist() for k in names]
-        if send_nil_field:
-            return [dict(zip(names, vals, strict=True)) for vals in zip(*lists, strict=True)] if names else [
-                {} for _ in range(self.n)
-            ]
-        if not names:
-            return [{} for _ in range(self.n)]
-        out = []
-        for vals in zip(*lists, strict=True):
-            out.append({k: v for k, v in zip(names, vals, strict=True) if v is not None})
-        return out
+        return _rows(self.columns, self.n, keep_nulls=send_nil_field)
 
     def meta_rows(self) -> list[dict[str, Any]]:
-        names = list(self.meta)
-        lists = [self.meta[k].to_pylist() for k in names]
-        return [
-            {k: v for k, v in zip(names, vals, strict=True) if v is not None}
-            for vals in zip(*lists, strict=True)
-        ] if names else [{} for _ in range(self.n)]
+        """Each row's meta as a dict (null keys left out)."""
+        return _rows(self.meta, self.n, keep_nulls=False)
 
     def emissions(self) -> list[tuple[int, int]]:
         """(start, stop) row ranges, one per emission."""
