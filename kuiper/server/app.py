@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kuiper.errors import KuiperError, NotFoundError
+from kuiper.errors import ConfigError, KuiperError, NotFoundError
 from kuiper.manage.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,21 @@ async def read_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise KuiperError("Invalid body: a JSON object is expected")
     return body
+
+
+async def read_package(
+    request: web.Request, name: str | None, example: str
+) -> tuple[dict[str, Any], str, str]:
+    """(body, name, file) of a plugin/service install request `{"name", "file", …}`; a name in
+    the path wins over the body's."""
+    body = await read_object(request)
+    name = name or body.get("name")
+    file = body.get("file")
+    if not isinstance(name, str) or not name:
+        raise ConfigError('Invalid body: "name" is required')
+    if not isinstance(file, str) or not file:
+        raise ConfigError('Invalid body: "file" is required', hint=example)
+    return body, name, file
 
 
 def create_app(engine: Engine) -> web.Application:

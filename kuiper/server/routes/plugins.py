@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from kuiper.errors import ConfigError, NotFoundError
-from kuiper.server.app import as_json, engine_of, read_object, text
+from kuiper.server.app import as_json, engine_of, read_object, read_package, text
 from kuiper.server.download import local_file
 
 TYPES = "sources|sinks|functions"
@@ -29,14 +29,8 @@ def _names(body: dict[str, Any], key: str) -> list[str] | None:
 
 async def _install(request: web.Request, name: str | None, replace: bool) -> web.Response:
     ptype = request.match_info["type"]
-    body = await read_object(request)
-    name = name or body.get("name")
-    file = body.get("file")
-    if not isinstance(name, str) or not name:
-        raise ConfigError('Invalid body: "name" is required')
-    if not isinstance(file, str) or not file:
-        raise ConfigError('Invalid body: "file" is required',
-                          hint='{"name": "echo", "file": "file:///tmp/echo.zip"}')
+    body, name, file = await read_package(
+        request, name, '{"name": "echo", "file": "file:///tmp/echo.zip"}')
     if body.get("shellParas"):
         raise ConfigError("install.sh scripts (shellParas) are not supported",
                           hint="put runtime files in the zip's etc/ folder")

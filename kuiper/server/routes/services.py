@@ -2,29 +2,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from aiohttp import web
 
-from kuiper.errors import ConfigError
-from kuiper.server.app import as_json, engine_of, read_object, text
+from kuiper.server.app import as_json, engine_of, read_package, text
 from kuiper.server.download import local_file
 
-
-async def _body(request: web.Request, name: str | None) -> tuple[str, str]:
-    body: dict[str, Any] = await read_object(request)
-    name = name or body.get("name")
-    file = body.get("file")
-    if not isinstance(name, str) or not name:
-        raise ConfigError('Invalid body: "name" is required')
-    if not isinstance(file, str) or not file:
-        raise ConfigError('Invalid body: "file" is required',
-                          hint='{"name": "sample", "file": "file:///tmp/sample.zip"}')
-    return name, file
+_EXAMPLE = '{"name": "sample", "file": "file:///tmp/sample.zip"}'
 
 
 async def create(request: web.Request) -> web.Response:
-    name, file = await _body(request, None)
+    _, name, file = await read_package(request, None, _EXAMPLE)
     services = engine_of(request).services
     async with local_file(file) as path:
         await asyncio.to_thread(services.create, name, file=path)
@@ -32,7 +20,7 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def update(request: web.Request) -> web.Response:
-    name, file = await _body(request, request.match_info["name"])
+    _, name, file = await read_package(request, request.match_info["name"], _EXAMPLE)
     services = engine_of(request).services
     async with local_file(file) as path:
         await asyncio.to_thread(services.update, name, file=path)
