@@ -110,17 +110,14 @@ def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     """`over` laid on `base` section by section; keys match ignoring case and keep the
     spelling of `base` (so a yaml `restport:` still overrides the default `restPort`)."""
     out = copy.deepcopy(dict(base))
+    spelled = {str(k).lower(): str(k) for k in out}
     for raw_key, value in over.items():
-        key = match_key(out, str(raw_key)) if str(raw_key).lower() in _lower(out) else str(raw_key)
+        key = spelled.get(str(raw_key).lower(), str(raw_key))
         if isinstance(value, Mapping) and isinstance(out.get(key), dict):
             out[key] = merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-def _lower(mapping: Mapping[str, Any]) -> set[str]:
-    return {str(k).lower() for k in mapping}
 
 
 def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
