@@ -188,6 +188,12 @@ def _py_compare(op: str, x: Any, y: Any) -> bool:
     return _PY_COMPARE[op](x, y)
 
 
+def compare_values(op: str, x: Any, y: Any) -> bool:
+    """`x op y` for two non-nil values; TypeError (eKuiper's invalidOpError text) when their
+    types do not compare."""
+    return _py_compare(op, x, y)
+
+
 _CMP_KERNELS = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 
 
