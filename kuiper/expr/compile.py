@@ -11,6 +11,7 @@ from kuiper.api.batch import ANY, BIGINT, BOOLEAN, DATETIME, FLOAT, STRING, Batc
 from kuiper.catalog.defs import StreamDef
 from kuiper.errors import PlanError
 from kuiper.expr import nodes as n
+from kuiper.expr import rulefuncs
 from kuiper.expr.ops import NUMERIC
 from kuiper.sql.expressions import Arrow
 
@@ -46,6 +47,11 @@ class Scope:
     # fields then compile to `ref.field` columns (see kuiper/operators/join_core.py)
     joined: list[tuple[str, StreamDef]] | None = None
     ref_of: dict[str, str] = field(default_factory=dict)  # stream name or alias -> ref
+    # last_hit_* state shared by the rule's calls; False while compiling WHERE/HAVING, whose
+    # calls only read it (the operator commits the rows that pass)
+    hits: Any = None
+    hit_updates: bool = True
+    event_time_field: str | None = None  # the TIMESTAMP field of an isEventTime rule
 
     def stream_of(self, qualifier: str | None) -> StreamDef | None:
         return self.streams.get(qualifier) if qualifier else None
@@ -322,6 +328,8 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
         if args:
             raise PlanError(f"{name}() takes no arguments")
         return WindowBound(lname)
+    if lname in rulefuncs.RULE_FUNCS:
+        return _rule_func(lname, args, scope)
     for hook in (scope.aggregates, scope.analytics):
         if hook is not None and hook.handles(lname):
             return hook.add(node, scope)
@@ -350,6 +358,46 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
     if is_builtin is not None and not is_builtin(name):
         call.func_id = node.meta.get("func_id", -1)  # the call site scoping its state
     return call
+
+
+def _rule_func(lname: str, args: list[exp.Expression], scope: Scope) -> n.Node:
+    """event_time, last_hit_*, last_agg_hit_*, row_number, changed_cols, unnest (rulefuncs)."""
+    if lname == "changed_cols":
+        if len(args) <= 2:
+            raise PlanError(f"changed_cols: expect more than two args but got {len(args)}")
+        compiled = [fold(_compile(a, scope)) for a in args]
+        if compiled[0].kind not in (None, STRING):
+            raise PlanError("changed_cols: Expect string type for parameter 1")
+        if compiled[1].kind not in (None, BOOLEAN):
+            raise PlanError("changed_cols: Expect bool type for parameter 2")
+        names = [_field_name_of(a) for a in args[2:]]
+        return rulefuncs.ChangedCols(compiled[0], compiled[1], compiled[2:], names)
+    if lname == "unnest":
+        if len(args) != 1:
+            raise PlanError(f"unnest: Expect 1 arguments but found {len(args)}.")
+        return rulefuncs.Unnest(fold(_compile(args[0], scope)))
+    if args:
+        raise PlanError(f"{lname}: Expect 0 arguments but found {len(args)}.")
+    if scope.event_time_field and lname in ("event_time", "last_hit_time"):
+        scope.use(scope.default, scope.event_time_field)
+    if lname == "event_time":
+        return rulefuncs.EventTime(scope.event_time_field)
+    if lname == "row_number":
+        return rulefuncs.RowNumber()
+    if scope.hits is None:
+        scope.hits = rulefuncs.HitState()
+    agg = lname.startswith("last_agg_")
+    return rulefuncs.LastHit(scope.hits, lname.rsplit("_", 1)[1], agg, scope.hit_updates,
+                             scope.event_time_field)
+
+
+def _field_name_of(node: exp.Expression) -> str:
+    """The key changed_cols gives an argument: a field's name, else the expression's text."""
+    if isinstance(node, exp.Column):
+        return node.name
+    if isinstance(node, exp.Dot):
+        return node.expression.name
+    return node.sql()
 
 
 class WindowBound(n.Node):

@@ -19,8 +19,8 @@ from kuiper._core import hashagg
 from kuiper.api.batch import BIGINT, BOOLEAN, DATETIME, FLOAT, STRING, Batch, Column
 from kuiper.errors import EvalError
 from kuiper.expr.nodes import EvalContext, Node
-from kuiper.expr.nulls import truth
 from kuiper.operators.base import Operator
+from kuiper.operators.filter import evaluate_condition
 
 AGG_PREFIX = "__agg_"
 
@@ -139,8 +139,7 @@ class HavingOp(Operator):
     def process(self, batch: Batch) -> Batch | None:
         if batch.n == 0:
             return None
-        ec = EvalContext(batch)
-        keep = truth(self.condition.eval(ec))
+        keep, ec = evaluate_condition(self.condition, batch)
         if ec.errors.any:
             self.report_errors(int(np.count_nonzero(ec.errors.mask)), ec.errors.messages)
             keep = keep & ~ec.errors.mask

@@ -50,6 +50,8 @@ def plan_query(rule: RuleDef, select: exp.Select, catalog: Catalog, registry: An
     if alias:
         streams[alias] = stream
     scope = Scope(streams=streams, default=stream.name, registry=registry)
+    if rule.options.get("isEventTime") and stream.timestamp_field:
+        scope.event_time_field = stream.timestamp_field
     aggs = AggregateCollector()
     scope.aggregates = aggs
     analytics = AnalyticCollector()
@@ -59,14 +61,20 @@ def plan_query(rule: RuleDef, select: exp.Select, catalog: Catalog, registry: An
     cond = None
     if where is not None:
         with aggs.forbidden("WHERE"):
+            scope.hit_updates = False  # WHERE reads last_hit_*; the filter commits passing rows
             cond = compile_expression(where.this, scope)
+            scope.hit_updates = True
     spec = None
     if window_expr is not None:
         with aggs.forbidden("a window"):
             spec = window_spec(window_expr, scope)
     fields, wants_all = _select_fields(select, scope)
     having = select.args.get("having")
-    having_node = compile_expression(having.this, scope) if having is not None else None
+    having_node = None
+    if having is not None:
+        scope.hit_updates = False
+        having_node = compile_expression(having.this, scope)
+        scope.hit_updates = True
     order = order_keys(select, scope)
     limit = _limit(select)
     ops: list[Operator] = []
