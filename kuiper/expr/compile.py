@@ -52,6 +52,13 @@ class Scope:
     hits: Any = None
     hit_updates: bool = True
     event_time_field: str | None = None  # the TIMESTAMP field of an isEventTime rule
+    # every SELECT alias's expression: as in eKuiper, an unqualified name matching an alias
+    # means the alias anywhere in the rule (before or after its definition, in WHERE too),
+    # except inside the alias's own expression
+    alias_exprs: dict[str, exp.Expression] = field(default_factory=dict)
+    defining: set[str] = field(default_factory=set)
+    in_select: bool = False  # compiling SELECT fields: earlier aliases read the projection's env
+    inlining: int = 0  # > 0 while compiling an alias's expression in place
 
     def stream_of(self, qualifier: str | None) -> StreamDef | None:
         return self.streams.get(qualifier) if qualifier else None
@@ -194,7 +201,10 @@ def _column(node: exp.Expression, scope: Scope) -> n.Node:
         for key in nested:
             base = n.Nested(base, key)
         return base
-    if stream is None and name in scope.aliases:
+    if stream is None and name in scope.alias_exprs and name not in scope.defining and not (
+            scope.in_select and name in scope.aliases):
+        base = inline_alias(name, scope)
+    elif stream is None and name in scope.aliases and name not in scope.defining:
         base = n.AliasRef(name, scope.aliases[name])
     else:
         if stream is None:
@@ -218,6 +228,17 @@ def _field_kind(stream: StreamDef, name: str) -> str | None:
         raise PlanError(f"unknown field '{name}' in stream {stream.name}",
                         hint=f"declared fields are: {known}")
     return fdef.kind if fdef.kind in _TYPE_NAMES else None
+
+
+def inline_alias(name: str, scope: Scope) -> n.Node:
+    """The expression of SELECT alias `name`, compiled where the alias is used."""
+    scope.defining.add(name)
+    scope.inlining += 1
+    try:
+        return _compile(scope.alias_exprs[name], scope)
+    finally:
+        scope.defining.discard(name)
+        scope.inlining -= 1
 
 
 def _joined_column(parts: list[str], scope: Scope) -> n.Node:
@@ -332,7 +353,12 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
         return _rule_func(lname, args, scope)
     for hook in (scope.aggregates, scope.analytics):
         if hook is not None and hook.handles(lname):
-            return hook.add(node, scope)
+            # their arguments run in an operator before the projection: aliases inline there
+            in_select, scope.in_select = scope.in_select, False
+            try:
+                return hook.add(node, scope)
+            finally:
+                scope.in_select = in_select
     registry = scope.registry
     fdef = registry.lookup(name) if registry is not None else None
     if fdef is None:
@@ -387,8 +413,12 @@ def _rule_func(lname: str, args: list[exp.Expression], scope: Scope) -> n.Node:
     if scope.hits is None:
         scope.hits = rulefuncs.HitState()
     agg = lname.startswith("last_agg_")
-    return rulefuncs.LastHit(scope.hits, lname.rsplit("_", 1)[1], agg, scope.hit_updates,
-                             scope.event_time_field)
+    hit = rulefuncs.LastHit(scope.hits, lname.rsplit("_", 1)[1], agg, scope.hit_updates,
+                            scope.event_time_field)
+    # a call reached through a SELECT alias in WHERE only reads (eKuiper commits the calls
+    # written in the condition itself)
+    hit.commits = not scope.hit_updates and not scope.inlining
+    return hit
 
 
 def _field_name_of(node: exp.Expression) -> str:

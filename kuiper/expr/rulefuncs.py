@@ -80,6 +80,7 @@ class LastHit(Node):
         self.key = ("last_agg_hit_" if agg else "last_hit_") + what
         self.kind = BIGINT
         self.deterministic = False
+        self.commits = not update  # a read-only call the operator commits for passing rows
 
     def _times(self, ec: EvalContext) -> np.ndarray:
         if self.agg:
@@ -212,7 +213,7 @@ def walk(node: Node) -> Iterator[Node]:
 
 def reading_hits(node: Node) -> list[LastHit]:
     """The read-only last-hit calls of a condition (committed when a row passes)."""
-    return [x for x in walk(node) if isinstance(x, LastHit) and not x.update]
+    return [x for x in walk(node) if isinstance(x, LastHit) and x.commits]
 
 
 def is_stateful(node: Node) -> bool:

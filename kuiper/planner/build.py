@@ -52,6 +52,7 @@ def plan_query(rule: RuleDef, select: exp.Select, catalog: Catalog, registry: An
     scope = Scope(streams=streams, default=stream.name, registry=registry)
     if rule.options.get("isEventTime") and stream.timestamp_field:
         scope.event_time_field = stream.timestamp_field
+    scope.alias_exprs = select_aliases(select)
     aggs = AggregateCollector()
     scope.aggregates = aggs
     analytics = AnalyticCollector()
@@ -156,7 +157,24 @@ def _field_name(node: exp.Expression) -> str | None:
     return None
 
 
+def select_aliases(select: exp.Select) -> dict[str, exp.Expression]:
+    """Each SELECT alias's expression (the first one of a name)."""
+    out: dict[str, exp.Expression] = {}
+    for item in select.expressions:
+        if isinstance(item, exp.Alias):
+            out.setdefault(item.alias, item.this)
+    return out
+
+
 def _select_fields(select: exp.Select, scope: Scope) -> tuple[list[SelectField], bool]:
+    scope.in_select = True
+    try:
+        return _compile_fields(select, scope)
+    finally:
+        scope.in_select = False
+
+
+def _compile_fields(select: exp.Select, scope: Scope) -> tuple[list[SelectField], bool]:
     fields: list[SelectField] = []
     wants_all = False
     taken: set[str] = set()
@@ -174,7 +192,12 @@ def _select_fields(select: exp.Select, scope: Scope) -> tuple[list[SelectField],
             continue
         alias = item.alias if isinstance(item, exp.Alias) else None
         body = item.this if isinstance(item, exp.Alias) else item
-        node = compile_expression(body, scope)
+        if alias:
+            scope.defining.add(alias)
+        try:
+            node = compile_expression(body, scope)
+        finally:
+            scope.defining.discard(alias or "")
         name = alias or _field_name(body)
         if not name or name in taken and not alias:
             i = 0
@@ -182,7 +205,7 @@ def _select_fields(select: exp.Select, scope: Scope) -> tuple[list[SelectField],
                 i += 1
             name = f"{DEFAULT_FIELD_PREFIX}{i}"
         taken.add(name)
-        fields.append(SelectField(name, node))
+        fields.append(SelectField(name, node, invisible=bool(item.meta.get("invisible"))))
         if alias:
             scope.aliases[alias] = node.kind
     return fields, wants_all
