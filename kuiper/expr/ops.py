@@ -48,12 +48,20 @@ class RowErrors:
         self.n = n
         self.mask: np.ndarray | None = None
         self.messages: list[str] = []
+        self.first: dict[int, str] = {}  # row -> its first error (where eKuiper stops)
 
     def fail(self, rows: np.ndarray, message: str) -> None:
         if not rows.any():
             return
+        new = rows if self.mask is None else rows & ~self.mask
+        for i in np.flatnonzero(new).tolist():
+            self.first[i] = message
         self.mask = rows.copy() if self.mask is None else (self.mask | rows)
         self.messages.append(message)
+
+    def row_messages(self) -> list[tuple[int, str]]:
+        """(row, its first error) for every failed row, in row order."""
+        return sorted(self.first.items())
 
     def fail_row(self, i: int, message: str) -> None:
         rows = np.zeros(self.n, dtype=np.bool_)

@@ -1,6 +1,8 @@
 """The operator protocol: a pure Batch -> Batch transform with optional timers and end-of-input."""
 from __future__ import annotations
 
+import numpy as np
+
 from kuiper.api.batch import Batch
 
 
@@ -18,6 +20,7 @@ class Operator:
 
     name: str = "op"
     _row_errors: list[tuple[int, str]] | None = None
+    _positioned: list[tuple[int, str]] | None = None
 
     def process(self, batch: Batch) -> Batch | None:
         """Transform one batch; None (or an empty batch) means nothing goes downstream."""
@@ -41,8 +44,27 @@ class Operator:
                 self._row_errors = []
             self._row_errors.append((count, "; ".join(dict.fromkeys(messages))))
 
+    def report_row_errors(self, rows: list[tuple[int, str]], kept: np.ndarray, prefix: str = "",
+                          ) -> None:
+        """Rows that failed, each with its own message (`prefix` + error), placed in the output:
+        a failed input row i goes before the output row that follows it (`kept` marks the input
+        rows that reach the output), so with sendError the sinks get rows and errors in input
+        order, as eKuiper (which runs each event through the whole rule) sends them."""
+        if not rows:
+            return
+        before = np.concatenate([[0], np.cumsum(kept, dtype=np.int64)])
+        if self._positioned is None:
+            self._positioned = []
+        self._positioned += [(int(before[i]), prefix + msg) for i, msg in rows]
+
     def take_errors(self) -> list[tuple[int, str]]:
         """(rows failed, message) pairs since the last call."""
         errs = self._row_errors or []
         self._row_errors = None
+        return errs
+
+    def take_row_errors(self) -> list[tuple[int, str]]:
+        """(output position, message) for each failed row since the last call."""
+        errs = self._positioned or []
+        self._positioned = None
         return errs

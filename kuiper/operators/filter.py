@@ -9,6 +9,8 @@ from kuiper.expr.nulls import truth
 from kuiper.expr.rulefuncs import is_stateful, reading_hits
 from kuiper.operators.base import Operator
 
+WHERE_ERROR = "run Where error: "  # eKuiper's filter_operator.go prefix
+
 
 def evaluate_condition(condition: Node, batch: Batch, func_ctx: object = None,
                        ) -> tuple[np.ndarray, EvalContext]:
@@ -25,7 +27,7 @@ def evaluate_condition(condition: Node, batch: Batch, func_ctx: object = None,
         row = EvalContext(batch.slice(i, i + 1), func_ctx=func_ctx)
         ok = bool(truth(condition.eval(row))[0])
         if row.errors.any:
-            ec.errors.fail_row(i, "; ".join(row.errors.messages))
+            ec.errors.fail_row(i, row.errors.row_messages()[0][1])
             continue
         if ok:
             keep[i] = True
@@ -47,5 +49,6 @@ class FilterOp(Operator):
         if ec.errors.any:
             self.report_errors(int(np.count_nonzero(ec.errors.mask)), ec.errors.messages)
             mask = mask & ~ec.errors.mask
+            self.report_row_errors(ec.errors.row_messages(), mask, WHERE_ERROR)
         out = batch.filter(mask)
         return out if out.n else None

@@ -20,10 +20,14 @@ class SelectField:
     star_except: tuple[str, ...] = ()
     star_replace: list[tuple[str, Node]] = field(default_factory=list)
     invisible: bool = False
+    error_prefix: str = ""  # eKuiper's words for a row this field fails on (see ProjectOp)
 
     @property
     def is_star(self) -> bool:
         return self.expr is None
+
+
+SELECT_ERROR = "run Select error: "  # eKuiper's project_operator.go prefix
 
 
 class ProjectOp(Operator):
@@ -52,7 +56,11 @@ class ProjectOp(Operator):
                     out[k] = replaced.pop(k, col)
                 out.update(replaced)
                 continue
+            failed_before = len(ec.errors.first)
             col = f.expr.eval(ec)
+            if f.error_prefix and len(ec.errors.first) > failed_before:
+                for r in list(ec.errors.first)[failed_before:]:
+                    ec.errors.first[r] = f.error_prefix + ec.errors.first[r]
             ec.env[f.name] = col
             if isinstance(f.expr, ChangedCols):
                 out.update(spread_columns(col))
@@ -62,6 +70,9 @@ class ProjectOp(Operator):
         srf = next((f for f in self.fields if isinstance(f.expr, Unnest)), None)
         if ec.errors.any:
             self.report_errors(int(np.count_nonzero(ec.errors.mask)), ec.errors.messages)
+            if batch.emission_bounds is None:
+                prefix = "" if srf is not None else SELECT_ERROR
+                self.report_row_errors(ec.errors.row_messages(), ~ec.errors.mask, prefix)
             result = _drop_rows(result, ec.errors.mask)
         if srf is not None and result.n:
             result = expand_unnest(result, srf.name)

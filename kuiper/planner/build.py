@@ -9,11 +9,13 @@ from kuiper.catalog.catalog import Catalog
 from kuiper.catalog.defs import RuleDef, StreamDef
 from kuiper.errors import PlanError
 from kuiper.expr.compile import Scope, compile_expression
+from kuiper.expr.rulefuncs import Unnest
 from kuiper.operators.base import Operator
 from kuiper.operators.filter import FilterOp
 from kuiper.operators.project import ProjectOp, SelectField
 from kuiper.planner.aggregate import AggregateCollector, aggregate_ops, order_keys
 from kuiper.planner.analytic import AnalyticCollector, with_analytics
+from kuiper.planner.gotext import select_error_prefix
 from kuiper.planner.physical import PhysicalPlan, SourceSpec
 from kuiper.planner.window import split_group_by, window_operator, window_spec
 from kuiper.sql import Query, parse
@@ -205,7 +207,9 @@ def _compile_fields(select: exp.Select, scope: Scope) -> tuple[list[SelectField]
                 i += 1
             name = f"{DEFAULT_FIELD_PREFIX}{i}"
         taken.add(name)
-        fields.append(SelectField(name, node, invisible=bool(item.meta.get("invisible"))))
+        prefix = "" if isinstance(node, Unnest) else select_error_prefix(body, alias, scope.default)
+        fields.append(SelectField(name, node, invisible=bool(item.meta.get("invisible")),
+                                  error_prefix=prefix))
         if alias:
             scope.aliases[alias] = node.kind
     return fields, wants_all
