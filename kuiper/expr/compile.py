@@ -251,7 +251,13 @@ def _joined_column(parts: list[str], scope: Scope) -> n.Node:
         name = parts[0]
     else:
         name = parts[0]
-        if name in scope.aliases:
+        if name in scope.alias_exprs and name not in scope.defining and not (
+                scope.in_select and name in scope.aliases):
+            base = inline_alias(name, scope)
+            for key in parts[1:]:
+                base = n.Nested(base, key)
+            return base
+        if name in scope.aliases and name not in scope.defining:
             base: n.Node = n.AliasRef(name, scope.aliases[name])
             for key in parts[1:]:
                 base = n.Nested(base, key)
