@@ -71,9 +71,10 @@ class SourceContext(NodeContext):
                     for k, v in meta.items()} if meta else None
             self._node.push((PAYLOADS, list(payloads), cols, len(payloads)))
 
-    def emit_lines(self, chunk: bytes) -> None:
+    def emit_lines(self, chunk: bytes, meta: Mapping[str, Any] | None = None) -> None:
         if chunk:
-            self._node.push((LINES, chunk, None, chunk.count(b"\n") + (chunk[-1:] != b"\n")))
+            self._node.push((LINES, chunk, dict(meta) if meta else None,
+                             chunk.count(b"\n") + (chunk[-1:] != b"\n")))
 
     def emit_batch(self, batch: Batch | Mapping[str, Column | Sequence[Any]]) -> None:
         if not isinstance(batch, Batch):
@@ -311,7 +312,8 @@ class SourceNode:
         while i < len(items):
             kind = items[i][0]
             j = i
-            while j < len(items) and items[j][0] == kind:
+            while j < len(items) and items[j][0] == kind and (
+                    kind != LINES or items[j][2] == items[i][2]):  # lines of one origin
                 j += 1
             run = items[i:j]
             i = j
@@ -360,11 +362,16 @@ class SourceNode:
                         meta = {k: c.filter(keep) for k, c in meta.items()}
                 if meta and batch.n == len(next(iter(meta.values()))):
                     batch.meta = meta
+                elif meta and len(payloads) == 1 and batch.n:  # one payload of many rows
+                    only = {k: c.to_pylist()[0] for k, c in meta.items()}
+                    batch.meta = {k: Column.constant(v, batch.n) for k, v in only.items()}
                 base, what = self._message_base, "message"
                 self._message_base += len(payloads)
             else:
                 chunk = run[0][1] if len(run) == 1 else _join_lines([it[1] for it in run])
                 batch, errors = self.decoder.decode_lines(chunk)
+                if run[0][2] and batch.n:  # the rows' common metadata (the file source's file)
+                    batch.meta = {k: Column.constant(v, batch.n) for k, v in run[0][2].items()}
                 base, what = self._line_base, "line"
                 self._line_base += sum(it[3] for it in run)
         except Exception as exc:
