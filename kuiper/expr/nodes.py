@@ -559,10 +559,8 @@ def _scatter(ec: EvalContext, parts: list[tuple[np.ndarray, Node]], kind: str | 
         sub = EvalContext(ec.batch.take(idx), {k: v.take(idx) for k, v in ec.env.items()},
                           func_ctx=ec.func_ctx)
         col = node.eval(sub)
-        if sub.errors.any:
-            full = np.zeros(n, dtype=np.bool_)
-            full[idx[sub.errors.mask]] = True
-            ec.errors.fail(full, "; ".join(sub.errors.messages))
+        for r, message in sub.errors.row_messages():  # each row keeps its own error
+            ec.errors.fail_row(int(idx[r]), message)
         results.append((idx, col))
     kinds = {c.kind for _, c in results}
     valid = np.zeros(n, dtype=np.bool_)
