@@ -13,6 +13,7 @@ from kuiper.errors import PlanError
 from kuiper.expr import nodes as n
 from kuiper.expr import rulefuncs
 from kuiper.expr.ops import NUMERIC
+from kuiper.expr.setops import Between, In
 from kuiper.sql.expressions import Arrow
 
 _ARITH = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%",
@@ -310,17 +311,17 @@ def _in(node: exp.In, scope: Scope, negate: bool) -> n.Node:
     operand = _compile(node.this, scope)
     arr = node.args.get("field")
     if arr is not None:
-        return n.In(operand, None, _compile(arr, scope), negate)
+        return In(operand, None, _compile(arr, scope), negate)
     if node.args.get("query") is not None:
         raise PlanError("subqueries are not supported in IN")
     items = [_compile(e, scope) for e in node.expressions]
     if len(items) == 1 and not isinstance(items[0], n.Const):
-        return n.In(operand, None, items[0], negate)
-    return n.In(operand, [fold(i) for i in items], None, negate)
+        return In(operand, None, items[0], negate)
+    return In(operand, [fold(i) for i in items], None, negate)
 
 
 def _between(node: exp.Between, scope: Scope, negate: bool) -> n.Node:
-    return n.Between(_compile(node.this, scope), fold(_compile(node.args["low"], scope)),
+    return Between(_compile(node.this, scope), fold(_compile(node.args["low"], scope)),
                      fold(_compile(node.args["high"], scope)), negate)
 
 
