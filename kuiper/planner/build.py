@@ -13,11 +13,17 @@ from kuiper.expr.rulefuncs import Unnest
 from kuiper.operators.base import Operator
 from kuiper.operators.filter import FilterOp
 from kuiper.operators.project import ProjectOp, SelectField
+from kuiper.operators.watermark import WatermarkOp
 from kuiper.planner.aggregate import AggregateCollector, aggregate_ops, order_keys
 from kuiper.planner.analytic import AnalyticCollector, with_analytics
 from kuiper.planner.gotext import select_error_prefix
 from kuiper.planner.physical import PhysicalPlan, SourceSpec
-from kuiper.planner.window import split_group_by, window_operator, window_spec
+from kuiper.planner.window import (
+    late_tolerance_ms,
+    split_group_by,
+    window_operator,
+    window_spec,
+)
 from kuiper.sql import Query, parse
 from kuiper.sql.expressions import Arrow
 
@@ -81,8 +87,12 @@ def plan_query(rule: RuleDef, select: exp.Select, catalog: Catalog, registry: An
     order = order_keys(select, scope)
     limit = _limit(select)
     ops: list[Operator] = []
+    event_time = bool(rule.options.get("isEventTime", False))
+    if spec is None and event_time and stream.timestamp_field:
+        scope.use(stream.name, stream.timestamp_field)
+        ops.append(WatermarkOp(_op_name(ops, "watermark"), stream.timestamp_field,
+                               late_tolerance_ms(rule.options)))
     if spec is not None:
-        event_time = bool(rule.options.get("isEventTime", False))
         if event_time and stream.timestamp_field:
             scope.use(stream.name, stream.timestamp_field)
         ops.append(window_operator(_op_name(ops, "window"), spec, rule, where=cond,
