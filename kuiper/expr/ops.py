@@ -42,31 +42,43 @@ _NP_COMPARE = {
 
 
 class RowErrors:
-    """Rows that failed evaluation, with one message per failure kind."""
+    """Rows that failed evaluation, with one message per failure kind; each row also keeps the
+    first error it met (where eKuiper stops evaluating it), kept column-wise until asked."""
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.mask: np.ndarray | None = None
         self.messages: list[str] = []
-        self.first: dict[int, str] = {}  # row -> its first error (where eKuiper stops)
+        self._parts: list[tuple[np.ndarray, str]] = []  # (rows newly failed, their message)
 
     def fail(self, rows: np.ndarray, message: str) -> None:
         if not rows.any():
             return
         new = rows if self.mask is None else rows & ~self.mask
-        for i in np.flatnonzero(new).tolist():
-            self.first[i] = message
+        if new.any():
+            self._parts.append((np.flatnonzero(new), message))
         self.mask = rows.copy() if self.mask is None else (self.mask | rows)
         self.messages.append(message)
-
-    def row_messages(self) -> list[tuple[int, str]]:
-        """(row, its first error) for every failed row, in row order."""
-        return sorted(self.first.items())
 
     def fail_row(self, i: int, message: str) -> None:
         rows = np.zeros(self.n, dtype=np.bool_)
         rows[i] = True
         self.fail(rows, message)
+
+    @property
+    def mark(self) -> int:
+        """A position in the failures so far (see `prefix_since`)."""
+        return len(self._parts)
+
+    def prefix_since(self, mark: int, prefix: str) -> None:
+        """Put `prefix` before the first errors of the rows that failed since `mark`."""
+        self._parts[mark:] = [(rows, prefix + msg) for rows, msg in self._parts[mark:]]
+
+    def row_messages(self) -> list[tuple[int, str]]:
+        """(row, its first error) for every failed row, in row order."""
+        out = [(int(r), msg) for rows, msg in self._parts for r in rows.tolist()]
+        out.sort(key=lambda e: e[0])
+        return out
 
     @property
     def any(self) -> bool:

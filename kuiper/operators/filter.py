@@ -49,6 +49,6 @@ class FilterOp(Operator):
         if ec.errors.any:
             self.report_errors(int(np.count_nonzero(ec.errors.mask)), ec.errors.messages)
             mask = mask & ~ec.errors.mask
-            self.report_row_errors(ec.errors.row_messages(), mask, WHERE_ERROR)
+            self.report_row_errors(ec.errors, mask, WHERE_ERROR)
         out = batch.filter(mask)
         return out if out.n else None

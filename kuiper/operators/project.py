@@ -56,11 +56,10 @@ class ProjectOp(Operator):
                     out[k] = replaced.pop(k, col)
                 out.update(replaced)
                 continue
-            failed_before = len(ec.errors.first)
+            mark = ec.errors.mark
             col = f.expr.eval(ec)
-            if f.error_prefix and len(ec.errors.first) > failed_before:
-                for r in list(ec.errors.first)[failed_before:]:
-                    ec.errors.first[r] = f.error_prefix + ec.errors.first[r]
+            if f.error_prefix:
+                ec.errors.prefix_since(mark, f.error_prefix)
             ec.env[f.name] = col
             if isinstance(f.expr, ChangedCols):
                 out.update(spread_columns(col))
@@ -72,7 +71,7 @@ class ProjectOp(Operator):
             self.report_errors(int(np.count_nonzero(ec.errors.mask)), ec.errors.messages)
             if batch.emission_bounds is None:
                 prefix = "" if srf is not None else SELECT_ERROR
-                self.report_row_errors(ec.errors.row_messages(), ~ec.errors.mask, prefix)
+                self.report_row_errors(ec.errors, ~ec.errors.mask, prefix)
             result = _drop_rows(result, ec.errors.mask)
         if srf is not None and result.n:
             result = expand_unnest(result, srf.name)

@@ -175,7 +175,7 @@ class OperatorNode:
         if fn == self.op.process:
             self.metrics.process_latency_us = (time.perf_counter_ns() - t0) // 1000
         take_rows = getattr(self.op, "take_row_errors", None)
-        positioned = take_rows() if take_rows is not None else []
+        positioned = take_rows(self.options.send_error) if take_rows is not None else []
         take = getattr(self.op, "take_errors", None)
         if take is not None:
             for count, message in take():
