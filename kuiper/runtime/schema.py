@@ -29,6 +29,7 @@ from kuiper.api.batch import (
     infer_kind,
 )
 from kuiper.catalog.defs import FieldDef, StreamDef
+from kuiper.functions.gostyle import go_repr
 
 RowError = tuple[int, str]  # (0-based row index, message)
 
@@ -45,6 +46,19 @@ def _json_type(v: Any) -> str:
     if isinstance(v, dict):
         return "an object"
     return type(v).__name__
+
+
+#: the word eKuiper's preprocessor uses for a value that does not convert to its declared type
+TYPE_MISMATCH = "type mismatch"
+_GO_KIND = {BIGINT: "int64", FLOAT: "float64", STRING: "string", BOOLEAN: "bool",
+            DATETIME: "datetime", BYTEA: "bytea", ARRAY: "array", STRUCT: "struct"}
+
+
+def type_mismatch(name: str, kind: str, v: Any) -> str:
+    """eKuiper's text for a value that does not convert to its field's declared type."""
+    shown = go_repr(v)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return f"field {name} {TYPE_MISMATCH}: cannot convert {shown} to {_GO_KIND.get(kind, kind)}"
 
 
 def _parse_time_ms(text: str) -> int:
@@ -145,10 +159,8 @@ def convert_column(
             continue
         try:
             out.append(convert_value(kind, v, lenient))
-        except (ValueError, TypeError, OverflowError) as exc:
-            shown = repr(v)
-            shown = shown if len(shown) <= 40 else shown[:37] + "..."
-            errors.append((i, f"field '{fdef.name}' is declared {kind} but holds {exc} ({shown})"))
+        except (ValueError, TypeError, OverflowError):
+            errors.append((i, type_mismatch(fdef.name, kind, v)))
             out.append(None)
     return Column.from_values(out, kind), errors
 
