@@ -244,6 +244,32 @@ class SinkNode:
         self.metrics.buffer_length_fn = lambda: (
             inbox.rows + len(self._buffer) + (len(cache) if cache is not None else 0))
 
+    # --- checkpoints (rule qos >= 1) ---------------------------------------------------------
+    def checkpointed(self) -> None:
+        """The rule takes consistent checkpoints: the cache writes through to disk."""
+        if self.cache is not None:
+            self.cache.write_through = True
+
+    def snapshot_state(self) -> dict[str, Any] | None:
+        """At a checkpoint's quiescent point: rows waiting for batchSize/lingerInterval, and
+        the cache synced to disk with its last page number (see `sink_cache`)."""
+        state: dict[str, Any] = {}
+        if self._buffer:
+            state["buffer"] = list(self._buffer)
+        if self.cache is not None:
+            state["cache_seq"] = self.cache.sync()
+        return state or None
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Before `open`: the checkpoint's batching buffer; cache pages written after it go."""
+        buffered = state.get("buffer") or []
+        if buffered:
+            self._buffer = list(buffered)
+            self._buffer_since = self.clock.now_ms()
+            self._buffer_rows.set()
+        if self.cache is not None and state.get("cache_seq") is not None:
+            self.cache.truncate_after(int(state["cache_seq"]))
+
     # --- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
         if self.cache is not None:
