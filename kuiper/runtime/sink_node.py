@@ -254,6 +254,11 @@ class SinkNode:
         """At a checkpoint's quiescent point: rows waiting for batchSize/lingerInterval, and
         the cache synced to disk with its last page number (see `sink_cache`)."""
         state: dict[str, Any] = {}
+        snap = getattr(self.sink, "snapshot_state", None)
+        if callable(snap):  # a sink that can resume exactly where the checkpoint was (file)
+            own = snap()
+            if own is not None:
+                state["sink"] = own
         if self._buffer:
             state["buffer"] = list(self._buffer)
         if self.cache is not None:
@@ -262,6 +267,9 @@ class SinkNode:
 
     def restore_state(self, state: dict[str, Any]) -> None:
         """Before `open`: the checkpoint's batching buffer; cache pages written after it go."""
+        restore = getattr(self.sink, "restore_state", None)
+        if callable(restore) and state.get("sink") is not None:
+            restore(state["sink"])
         buffered = state.get("buffer") or []
         if buffered:
             self._buffer = list(buffered)
