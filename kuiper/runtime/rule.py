@@ -234,8 +234,7 @@ class RuleRunner:
         topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms)
         if not self._restore_operators(topo):  # partly restored: start from fresh nodes
             topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms)
-            for sink in topo.sinks:
-                sink.checkpointed()
+            self._prepare_checkpoints(topo)
         self.topology = topo
         self._bind_contexts(topo, state)
         self._rewind_sources(topo)
@@ -266,16 +265,33 @@ class RuleRunner:
                 name=f"{name}-checkpoint"))
         self._supervisor = asyncio.create_task(self._supervise(), name=f"{name}-supervisor")
 
+    def _prepare_checkpoints(self, topo: Topology) -> bool:
+        """Sinks' caches write through; sources that acknowledge at checkpoints are told so.
+        True when every stream source replays what came after a checkpoint (it rewinds, or
+        its broker redelivers what it did not acknowledge): then sinks may drop what they
+        got after the checkpoint, since it comes again."""
+        for sink in topo.sinks:
+            sink.checkpointed()
+        replay = True
+        for node in topo.sources:
+            begin = getattr(node.source, "checkpointed", None)
+            acknowledges = bool(begin()) if callable(begin) else False
+            if not node.is_table:
+                replay = replay and (acknowledges
+                                     or callable(getattr(node.source, "rewind", None)))
+        return replay
+
     def _restore_operators(self, topo: Topology) -> bool:
         """qos >= 1: operators and sinks start from the state of the checkpoint the sources
         rewind to (the restored one, or the last one of this process)."""
         if self.options.qos < 1 or self.checkpointer is None:
             return True
-        for sink in topo.sinks:
-            sink.checkpointed()
+        replay = self._prepare_checkpoints(topo)
         blob = self.checkpointer.op_state
         if not blob:
             return True
+        for sink in topo.sinks:
+            sink.replay = replay
         nodes = [_state_name(n) for n in (*topo.operators, *topo.sinks)]
         try:
             done = opstate.restore_nodes(nodes, opstate.loads(blob))
@@ -297,9 +313,6 @@ class RuleRunner:
             if node.is_table or not callable(getattr(node.source, "get_offset", None)):
                 continue
             node.track_offsets = True
-            begin = getattr(node.source, "checkpointed", None)
-            if callable(begin):  # it acknowledges its input only once a checkpoint covers it
-                begin()
             offset = offsets.get(node.spec.name)
             if offset is None or not callable(getattr(node.source, "rewind", None)):
                 continue

@@ -228,6 +228,7 @@ class SinkNode:
                             and not options.send_meta_to_sink
                             and callable(getattr(sink, "collect_joined", None))
                             and callable(getattr(encoder, "encode_joined", None)))
+        self.replay = True  # the rule's sources replay after a checkpoint (see restore_state)
         self.cache: SinkCache | None = None
         if p.cache is not None:
             path = os.path.join(root, "data", "cache.db")
@@ -266,16 +267,21 @@ class SinkNode:
         return state or None
 
     def restore_state(self, state: dict[str, Any]) -> None:
-        """Before `open`: the checkpoint's batching buffer; cache pages written after it go."""
+        """Before `open`: the checkpoint's batching buffer. When the rule's sources replay
+        what came after the checkpoint (`replay`), what the sink got after it goes (cache
+        pages, the file sink's tail), since it comes again; else it is kept."""
         restore = getattr(self.sink, "restore_state", None)
         if callable(restore) and state.get("sink") is not None:
-            restore(state["sink"])
+            own = dict(state["sink"])
+            if not self.replay:
+                own["keep_tail"] = True
+            restore(own)
         buffered = state.get("buffer") or []
         if buffered:
             self._buffer = list(buffered)
             self._buffer_since = self.clock.now_ms()
             self._buffer_rows.set()
-        if self.cache is not None and state.get("cache_seq") is not None:
+        if self.cache is not None and state.get("cache_seq") is not None and self.replay:
             self.cache.truncate_after(int(state["cache_seq"]))
 
     # --- lifecycle ----------------------------------------------------------------------------

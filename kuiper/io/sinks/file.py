@@ -8,8 +8,9 @@ record per row, the header (keys sorted) from the first row when hasHeader is tr
 Checkpoints (rule qos >= 1): at each checkpoint the sink is flushed and its state holds the
 file's size; a rule restarted from that checkpoint truncates the file to that size and
 appends, so the results written after the checkpoint (which the replayed input produces
-again) are not written twice: exactly once. Without a checkpoint to restore the file is
-rewritten from its start, as before.
+again) are not written twice: exactly once. When the rule's sources cannot replay (`keep_tail`)
+the file is kept whole and appended to. Without a checkpoint to restore the file is rewritten
+from its start, as before.
 """
 from __future__ import annotations
 
@@ -71,8 +72,16 @@ class FileSink(Sink):
         resume, self._resume = self._resume, None
         if resume and resume.get("path") == path and os.path.isfile(path):
             self._file = open(path, "r+b")  # noqa: SIM115 - closed in close()
-            self._file.truncate(int(resume["size"]))
-            self._file.seek(int(resume["size"]))
+            if resume.get("keep_tail"):  # the input is not replayed: keep what came after
+                end = self._file.seek(0, os.SEEK_END)
+                if self.file_type == "json" and end:  # reopen the array a clean stop closed
+                    self._file.seek(end - 1)
+                    if self._file.read(1) == b"]":
+                        self._file.truncate(end - 1)
+                    self._file.seek(0, os.SEEK_END)
+            else:
+                self._file.truncate(int(resume["size"]))
+                self._file.seek(int(resume["size"]))
             self._messages = int(resume.get("messages") or 0)
             self._header = resume.get("header")
             return

@@ -28,9 +28,10 @@ class MemorySource(Source):
         self._offset = 0
         self._rewind_to: int | None = None
 
-    def checkpointed(self) -> None:
+    def checkpointed(self) -> bool:
         BUS.retain()
         self._offset = BUS.seq
+        return True
 
     def get_offset(self) -> int:
         return self._offset

@@ -118,9 +118,11 @@ class MqttSource(Source):
         self.persistent = not settings.clean_session
 
     # --- checkpoints (rule qos >= 1) ---------------------------------------------------
-    def checkpointed(self) -> None:
-        """The rule checkpoints: with a persistent session, acknowledge at checkpoints only."""
+    def checkpointed(self) -> bool:
+        """The rule checkpoints: with a persistent session, acknowledge at checkpoints only
+        (True: the broker then redelivers what a restored checkpoint did not cover)."""
         self.defer_acks = self.persistent and self.qos > 0
+        return self.defer_acks
 
     def get_offset(self) -> int:
         return self._seq
