@@ -86,6 +86,13 @@ def test_hopping_and_count_and_state_windows_resume() -> None:
             "GROUP BY STATEWINDOW(v > 90, v < 5) OVER (PARTITION BY dev)")
 
 
+def test_sliding_and_session_windows_resume() -> None:
+    _resume("SELECT count(*) AS c, sum(v) AS s FROM demo GROUP BY SLIDINGWINDOW(ss, 3) "
+            "OVER (WHEN v > 95)", {"isEventTime": True})
+    _resume("SELECT count(*) AS c, window_end() AS we FROM demo "
+            "GROUP BY SESSIONWINDOW(ss, 10, 1)", {"isEventTime": True})
+
+
 def test_analytic_state_resumes() -> None:
     _resume("SELECT dev, lag(v) OVER (PARTITION BY dev) AS prev, "
             "acc_sum(v) OVER (PARTITION BY dev) AS total, latest(v) AS last, "
