@@ -31,7 +31,7 @@ from kuiper.runtime.context import NodeContext, maybe_await
 from kuiper.runtime.metrics import NodeMetrics
 from kuiper.runtime.node import Input, InputEnd
 from kuiper.runtime.options import RuleOptions
-from kuiper.runtime.schema import rows_to_batch
+from kuiper.runtime.schema import apply_defaults, column_defaults, rows_to_batch
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ class SourceNode:
         self._message_base = 0
         self.metrics.buffer_length_fn = lambda: self._pending_rows
         self._lenient = bool(getattr(source, "text_values", False))
+        self._defaults = column_defaults(spec.stream, spec.fields)
         self.track_offsets = False  # set by the rule (qos >= 1) before the connector starts
         self.offset: Any = None  # the source offset after the last batch handed downstream
         self._gate = asyncio.Event()  # cleared while a checkpoint holds the hand-off loop
@@ -321,6 +322,8 @@ class SourceNode:
             t0 = _now_ns()
             batch = self._decode_run(kind, run)
             if batch is not None and batch.n:
+                if self._defaults:
+                    batch = apply_defaults(batch, self._defaults)
                 batch.timestamps = np.full(batch.n, self.clock.now_ms(), dtype=np.int64)
                 parts.append(batch)
             self.metrics.process_latency_us = (_now_ns() - t0) // 1000
