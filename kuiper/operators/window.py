@@ -11,6 +11,7 @@ the bounds kernels in `kuiper._core.windows`; what to compute over them is downs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -111,6 +112,20 @@ class WindowOp(Operator):
     def state_size(self) -> int:
         """Rows held for open windows (what a memory bound is checked against)."""
         return len(self.buffer) + len(self._triggers)
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """Open windows' rows, the watermark and what was emitted (checkpoints)."""
+        return {"buffer": self.buffer.snapshot_state(),
+                "watermark": self.watermark.snapshot_state(),
+                "next_start": self._next_start, "triggers": list(self._triggers),
+                "now": self._now}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        self.buffer.restore_state(state["buffer"])
+        self.watermark.restore_state(state["watermark"])
+        self._next_start = state["next_start"]
+        self._triggers = [(int(a), int(b)) for a, b in state["triggers"]]
+        self._now = int(state["now"])
 
     def process(self, batch: Batch, input_index: int = 0) -> Batch | None:
         if batch.n == 0:
@@ -264,6 +279,16 @@ class CountWindowOp(Operator):
 
     def state_size(self) -> int:
         return len(self.buffer)
+
+    def snapshot_state(self) -> dict[str, Any]:
+        return {"buffer": self.buffer.snapshot_state(), "since_emit": self._since_emit,
+                "emitted_through": self._emitted_through, "last_end": self._last_end}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        self.buffer.restore_state(state["buffer"])
+        self._since_emit = int(state["since_emit"])
+        self._emitted_through = int(state["emitted_through"])
+        self._last_end = state["last_end"]
 
     def process(self, batch: Batch) -> Batch | None:
         batch = pre_filter(self, batch)

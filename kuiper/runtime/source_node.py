@@ -166,6 +166,16 @@ class SourceNode:
         self.offset = offset
         self._line_base = int(getattr(self.source, "lines_before", 0) or 0)
 
+    def commit(self, offset: Any) -> None:
+        """A checkpoint holding `offset` is saved: a source that acknowledges its input (MQTT
+        with a persistent session) may now acknowledge what came up to it."""
+        commit = getattr(self.source, "commit", None)
+        if callable(commit):
+            try:
+                commit(offset)
+            except Exception as exc:  # noqa: BLE001 - acknowledged at the next checkpoint
+                self.report(f"source {self.spec.name} cannot acknowledge its input: {exc}")
+
     async def pause(self) -> None:
         """Hold the hand-off loop; returns once no hand-off is in progress."""
         self._gate.clear()
