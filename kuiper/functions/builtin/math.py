@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from kuiper.api.batch import ANY, BIGINT, FLOAT, STRING, Column
+from kuiper.api.batch import BIGINT, FLOAT, STRING, Column
 from kuiper.functions.checks import all_of, int_args, number_args, string_args
 from kuiper.functions.gostyle import go_repr, go_str
 from kuiper.functions.registry import builtin
@@ -64,10 +64,7 @@ def _abs(args: list[Column], n: int, ctx: Any) -> Column:
     col = broadcast(args[0], n)
     if col.kind in (BIGINT, FLOAT):
         return Column(col.kind, np.abs(col.values), col.valid)
-    if col.kind == ANY:
-        return _abs_any(args, n, ctx)
-    vals, valid = float_values(col, n)
-    return Column(FLOAT, np.abs(vals), valid)
+    return _abs_any(args, n, ctx)  # strings, booleans, mixed: eKuiper's per-value type switch
 
 
 @rowwise
