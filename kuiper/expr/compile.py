@@ -322,6 +322,10 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
         if args:
             raise PlanError(f"{name}() takes no arguments")
         return WindowBound(lname)
+    if lname in ("rule_id", "rule_start"):
+        if args:
+            raise PlanError(f"{name}: Expect 0 arguments but found {len(args)}.")
+        return RuleInfo(lname)
     for hook in (scope.aggregates, scope.analytics):
         if hook is not None and hook.handles(lname):
             return hook.add(node, scope)
@@ -364,6 +368,29 @@ class WindowBound(n.Node):
     def eval(self, ec: n.EvalContext) -> Column:
         col = ec.batch.meta.get("__" + self.which)
         return col if col is not None else Column.constant(0, ec.n)
+
+
+class RuleInfo(n.Node):
+    """rule_id() / rule_start(): the running rule's id and last start time (epoch ms).
+
+    A call site like a plugin function's (`func_id`, `func_ctx`): the rule runner binds its
+    FunctionContext, which knows the rule; unbound (an expression evaluated outside a rule)
+    it reads the operator's context, else gives "" / 0.
+    """
+
+    func_id: int = -1
+
+    def __init__(self, which: str) -> None:
+        self.which = which
+        self.kind = STRING if which == "rule_id" else BIGINT
+        self.func_ctx: Any = None
+        self.deterministic = False  # never folded: the value comes from the running rule
+
+    def eval(self, ec: n.EvalContext) -> Column:
+        ctx = self.func_ctx if self.func_ctx is not None else ec.func_ctx
+        if self.which == "rule_id":
+            return Column.constant(ctx.get_rule_id() if ctx is not None else "", ec.n)
+        return Column.constant(int(getattr(ctx, "rule_start_ms", 0) or 0), ec.n)
 
 
 def _kind_name(k: str | None) -> str:

@@ -341,3 +341,9 @@ def _dec2hex(v: Any) -> str:
     k = int(v)
     return "0x" + ("-" + format(-k, "x") if k < 0 else format(k, "x"))
 
+
+
+# shared with other families (get_keyed_state casts like cast(); delay takes an int like it)
+CAST_KIND = _CAST_KIND
+cast_value = _cast_one
+to_int = _to_int
