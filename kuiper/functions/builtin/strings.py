@@ -1,14 +1,18 @@
-"""String functions; each runs once per distinct string of a dictionary-encoded column."""
+"""String functions: predicates, length and case/trim over whole columns (np.strings kernels,
+kuiper.functions.strvec); the others once per distinct string of a dictionary-encoded column."""
 from __future__ import annotations
 
 import functools
 import re
 from typing import Any
 
+import numpy as np
+
 from kuiper.api.batch import BIGINT, BOOLEAN, STRING, Column
 from kuiper.functions.checks import all_of, int_args, literal_check, number_args, string_args
 from kuiper.functions.gostyle import format_float_f, go_str
 from kuiper.functions.registry import builtin
+from kuiper.functions.strvec import string_kernel
 from kuiper.functions.vector import apply_rows, fail, rowwise
 
 
@@ -51,18 +55,17 @@ def _concat_arrays(*vals: Any) -> list[Any]:
 
 _TWO_STRINGS = string_args(0, 1)
 
-builtin("endswith", 2, return_kind=BOOLEAN, validate=_TWO_STRINGS)(
-    rowwise(lambda s, x: go_str(s).endswith(go_str(x)), BOOLEAN, on_null=False)
-)
-builtin("startswith", 2, return_kind=BOOLEAN, validate=_TWO_STRINGS)(
-    rowwise(lambda s, x: go_str(s).startswith(go_str(x)), BOOLEAN, on_null=False)
-)
-builtin("indexof", 2, return_kind=BIGINT, validate=_TWO_STRINGS)(
-    rowwise(lambda s, x: go_str(s).find(go_str(x)), BIGINT, on_null=-1)
-)
+builtin("endswith", 2, return_kind=BOOLEAN, validate=_TWO_STRINGS)(string_kernel(
+    np.strings.endswith, BOOLEAN, on_null=False,
+    fallback=rowwise(lambda s, x: go_str(s).endswith(go_str(x)), BOOLEAN, on_null=False)))
+builtin("startswith", 2, return_kind=BOOLEAN, validate=_TWO_STRINGS)(string_kernel(
+    np.strings.startswith, BOOLEAN, on_null=False,
+    fallback=rowwise(lambda s, x: go_str(s).startswith(go_str(x)), BOOLEAN, on_null=False)))
+builtin("indexof", 2, return_kind=BIGINT, validate=_TWO_STRINGS)(string_kernel(
+    np.strings.find, BIGINT, on_null=-1,
+    fallback=rowwise(lambda s, x: go_str(s).find(go_str(x)), BIGINT, on_null=-1)))
 
 
-@builtin("length", 1, return_kind=BIGINT)
 @rowwise(kind=BIGINT, on_null=0)
 def _length(v: Any) -> int:
     """Characters of a string; members of an array or object."""
@@ -71,18 +74,20 @@ def _length(v: Any) -> int:
     return len(go_str(v))
 
 
+builtin("length", 1, return_kind=BIGINT)(
+    string_kernel(np.strings.str_len, BIGINT, on_null=0, fallback=_length))
+
 _ONE_STRING = string_args(0)
 
-for _name, _fn in {
-    "lower": str.lower,
-    "upper": str.upper,
-    "trim": str.strip,
-    "ltrim": str.lstrip,
-    "rtrim": str.rstrip,
-}.items():
-    builtin(_name, 1, return_kind=STRING, validate=_ONE_STRING)(
-        rowwise(lambda v, f=_fn: f(go_str(v)), STRING)
-    )
+for _name, _fn, _op in (
+    ("lower", str.lower, np.strings.lower),
+    ("upper", str.upper, np.strings.upper),
+    ("trim", str.strip, np.strings.strip),
+    ("ltrim", str.lstrip, np.strings.lstrip),
+    ("rtrim", str.rstrip, np.strings.rstrip),
+):
+    builtin(_name, 1, return_kind=STRING, validate=_ONE_STRING)(string_kernel(
+        _op, STRING, fallback=rowwise(lambda v, f=_fn: f(go_str(v)), STRING)))
 
 builtin("numbytes", 1, return_kind=BIGINT, validate=_ONE_STRING)(
     rowwise(lambda v: len(go_str(v).encode()), BIGINT, on_null=0)
