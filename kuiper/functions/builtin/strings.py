@@ -1,4 +1,4 @@
-"""String functions: predicates, length and case/trim over whole columns (np.strings kernels,
+"""String functions: predicates, lengths, case and trim over whole columns (Cython kernels,
 kuiper.functions.strvec); the others once per distinct string of a dictionary-encoded column."""
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import functools
 import re
 from typing import Any
 
-import numpy as np
-
+from kuiper._core import strfuncs
 from kuiper.api.batch import BIGINT, BOOLEAN, STRING, Column
 from kuiper.functions.checks import all_of, int_args, literal_check, number_args, string_args
 from kuiper.functions.gostyle import format_float_f, go_str
@@ -56,13 +55,13 @@ def _concat_arrays(*vals: Any) -> list[Any]:
 _TWO_STRINGS = string_args(0, 1)
 
 builtin("endswith", 2, return_kind=BOOLEAN, validate=_TWO_STRINGS)(string_kernel(
-    np.strings.endswith, BOOLEAN, on_null=False,
+    strfuncs.ends_with, BOOLEAN, on_null=False,
     fallback=rowwise(lambda s, x: go_str(s).endswith(go_str(x)), BOOLEAN, on_null=False)))
 builtin("startswith", 2, return_kind=BOOLEAN, validate=_TWO_STRINGS)(string_kernel(
-    np.strings.startswith, BOOLEAN, on_null=False,
+    strfuncs.starts_with, BOOLEAN, on_null=False,
     fallback=rowwise(lambda s, x: go_str(s).startswith(go_str(x)), BOOLEAN, on_null=False)))
 builtin("indexof", 2, return_kind=BIGINT, validate=_TWO_STRINGS)(string_kernel(
-    np.strings.find, BIGINT, on_null=-1,
+    strfuncs.find, BIGINT, on_null=-1,
     fallback=rowwise(lambda s, x: go_str(s).find(go_str(x)), BIGINT, on_null=-1)))
 
 
@@ -75,23 +74,23 @@ def _length(v: Any) -> int:
 
 
 builtin("length", 1, return_kind=BIGINT)(
-    string_kernel(np.strings.str_len, BIGINT, on_null=0, fallback=_length))
+    string_kernel(strfuncs.str_len, BIGINT, on_null=0, fallback=_length))
 
 _ONE_STRING = string_args(0)
 
 for _name, _fn, _op in (
-    ("lower", str.lower, np.strings.lower),
-    ("upper", str.upper, np.strings.upper),
-    ("trim", str.strip, np.strings.strip),
-    ("ltrim", str.lstrip, np.strings.lstrip),
-    ("rtrim", str.rstrip, np.strings.rstrip),
+    ("lower", str.lower, strfuncs.lower),
+    ("upper", str.upper, strfuncs.upper),
+    ("trim", str.strip, strfuncs.strip),
+    ("ltrim", str.lstrip, functools.partial(strfuncs.strip, side=1)),
+    ("rtrim", str.rstrip, functools.partial(strfuncs.strip, side=2)),
 ):
     builtin(_name, 1, return_kind=STRING, validate=_ONE_STRING)(string_kernel(
         _op, STRING, fallback=rowwise(lambda v, f=_fn: f(go_str(v)), STRING)))
 
-builtin("numbytes", 1, return_kind=BIGINT, validate=_ONE_STRING)(
-    rowwise(lambda v: len(go_str(v).encode()), BIGINT, on_null=0)
-)
+builtin("numbytes", 1, return_kind=BIGINT, validate=_ONE_STRING)(string_kernel(
+    strfuncs.utf8_len, BIGINT, on_null=0,
+    fallback=rowwise(lambda v: len(go_str(v).encode()), BIGINT, on_null=0)))
 
 _STR_INT = all_of(string_args(0), int_args(1))
 

@@ -1,4 +1,4 @@
-"""The np.strings kernels of the string functions give what their row-wise forms give."""
+"""The kernel paths of the string functions give what their row-wise forms give."""
 from __future__ import annotations
 
 import random
@@ -18,7 +18,7 @@ def _strings(n: int, seed: int) -> list[str | None]:
             for _ in range(n)]
 
 
-CALLS = [("lower", ()), ("upper", ()), ("trim", ()), ("ltrim", ()), ("rtrim", ()),
+CALLS = [("lower", ()), ("upper", ()), ("trim", ()), ("ltrim", ()), ("rtrim", ()), ("numbytes", ()),
          ("length", ()), ("startswith", ("a",)), ("endswith", ("B",)), ("indexof", ("x",)),
          ("startswith", ("",)), ("indexof", ("日本",))]
 
