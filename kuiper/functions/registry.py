@@ -114,6 +114,7 @@ RESERVED: frozenset[str] = frozenset(
     "vars percentile percentile_cont percentile_disc last_agg_hit_count last_agg_hit_time "
     # analytic and multi-column
     "lag latest changed_col had_changed acc_sum acc_min acc_max acc_count acc_avg changed_cols "
+    "change_capture change_to consecutive_count consecutive_start "
     # multi-row, window and windowing
     "unnest extract row_number tumblingwindow hoppingwindow slidingwindow sessionwindow "
     "countwindow statewindow window_start window_end "
