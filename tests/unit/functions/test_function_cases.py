@@ -175,3 +175,14 @@ def test_docs_list_every_case_file_function() -> None:
     text = DOCS.read_text()
     missing = [name for name in FUNCS if f"`{name}`" not in text]
     assert not missing, f"docs/functions.md does not list {missing}"
+
+
+def test_docs_list_every_builtin_aggregate_and_analytic_function() -> None:
+    from kuiper.functions.aggregates import AGGREGATES
+    from kuiper.operators.analytic import ANALYTIC_FUNCS
+
+    text = DOCS.read_text()
+    names = [*default_registry.names(), *AGGREGATES, *ANALYTIC_FUNCS, "rule_id", "rule_start",
+             "window_start", "window_end", "meta", "mqtt"]
+    missing = [name for name in names if f"`{name}`" not in text and f"`{name} " not in text]
+    assert not missing, f"docs/functions.md does not list {missing}"
