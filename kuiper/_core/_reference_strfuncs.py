@@ -28,8 +28,13 @@ def ends_with(values, valid, suffix, null=False):
                     dtype=np.bool_)
 
 
+def _byte_find(s: str, sub: str) -> int:
+    at = s.find(sub)
+    return at if at <= 0 else len(s[:at].encode())
+
+
 def find(values, valid, sub, null=-1):
-    return np.array([s.find(sub) if ok else null for ok, s in _rows(values, valid)],
+    return np.array([_byte_find(s, sub) if ok else null for ok, s in _rows(values, valid)],
                     dtype=np.int64)
 
 

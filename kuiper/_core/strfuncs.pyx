@@ -8,7 +8,8 @@ call per row). Null rows (``valid[i]`` false) give the ``null`` argument's value
 - ``str_len(values, valid, null) -> int64``: characters (code points).
 - ``utf8_len(values, valid, null) -> int64``: bytes of the UTF-8 encoding.
 - ``starts_with(values, valid, prefix, null) / ends_with(...) -> bool``.
-- ``find(values, valid, sub, null) -> int64``: index of the first ``sub`` (code points), -1.
+- ``find(values, valid, sub, null) -> int64``: byte offset (UTF-8) of the first ``sub``, -1
+  (Go's ``strings.Index``).
 - ``lower(values, valid) / upper(values, valid) / strip(values, valid, side) -> object``:
   ``str.lower/upper/strip/lstrip/rstrip``; an ASCII value that would not change is reused
   (no new string), others go through the str method. side: 0 both, 1 left, 2 right.
@@ -98,7 +99,7 @@ def ends_with(values, valid, str suffix, bint null=False):
 
 def find(values, valid, str sub, int64_t null=-1):
     cdef object[:] s = values
-    cdef Py_ssize_t i, n = s.shape[0]
+    cdef Py_ssize_t i, at, n = s.shape[0]
     cdef bint hv = valid is not None
     cdef const uint8_t[:] v = _mask(valid, n)
     out = np.empty(n, dtype=np.int64)
@@ -106,7 +107,10 @@ def find(values, valid, str sub, int64_t null=-1):
     for i in range(n):
         if _is_valid(v, hv, i):
             x = s[i]
-            o[i] = PyUnicode_Find(x, sub, 0, PyUnicode_GET_LENGTH(x), 1)
+            at = PyUnicode_Find(x, sub, 0, PyUnicode_GET_LENGTH(x), 1)
+            if at > 0 and not PyUnicode_IS_ASCII(x):
+                at = len((<str>x)[:at].encode("utf-8"))
+            o[i] = at
         else:
             o[i] = null
     return out

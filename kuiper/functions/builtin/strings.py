@@ -54,6 +54,13 @@ def _concat_arrays(*vals: Any) -> list[Any]:
 
 _TWO_STRINGS = string_args(0, 1)
 
+
+def _byte_index(s: str, sub: str) -> int:
+    """Go's strings.Index: the UTF-8 byte offset of the first `sub`, -1 when absent."""
+    at = s.find(sub)
+    return at if at <= 0 else len(s[:at].encode())
+
+
 builtin("endswith", 2, return_kind=BOOLEAN, validate=_TWO_STRINGS)(string_kernel(
     strfuncs.ends_with, BOOLEAN, on_null=False,
     fallback=rowwise(lambda s, x: go_str(s).endswith(go_str(x)), BOOLEAN, on_null=False)))
@@ -62,7 +69,7 @@ builtin("startswith", 2, return_kind=BOOLEAN, validate=_TWO_STRINGS)(string_kern
     fallback=rowwise(lambda s, x: go_str(s).startswith(go_str(x)), BOOLEAN, on_null=False)))
 builtin("indexof", 2, return_kind=BIGINT, validate=_TWO_STRINGS)(string_kernel(
     strfuncs.find, BIGINT, on_null=-1,
-    fallback=rowwise(lambda s, x: go_str(s).find(go_str(x)), BIGINT, on_null=-1)))
+    fallback=rowwise(lambda s, x: _byte_index(go_str(s), go_str(x)), BIGINT, on_null=-1)))
 
 
 @rowwise(kind=BIGINT, on_null=0)
