@@ -134,6 +134,8 @@ def _build(node: exp.Expression, scope: Scope) -> n.Node:
         return n.Case(operand, whens, _compile(default, scope) if default is not None else None)
     if isinstance(node, exp.Anonymous):
         return _call(node, scope)
+    if isinstance(node, exp.Filter):
+        return _filtered_aggregate(node, scope)
     if isinstance(node, exp.Window) and scope.analytics is not None:
         return scope.analytics.add(node, scope)
     if isinstance(node, exp.Identifier):
@@ -354,6 +356,17 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
     if is_builtin is not None and not is_builtin(name):
         call.func_id = node.meta.get("func_id", -1)  # the call site scoping its state
     return call
+
+
+def _filtered_aggregate(node: exp.Filter, scope: Scope) -> n.Node:
+    """`agg(args) FILTER (WHERE cond)`: the aggregate over the rows where cond is true."""
+    call = node.this
+    lname = str(call.this).lower() if isinstance(call, exp.Anonymous) else ""
+    hook = scope.aggregates
+    if not lname or hook is None or not hook.handles(lname):
+        raise PlanError(f"FILTER (WHERE ...) applies to aggregate functions: {node.sql()}")
+    where = node.expression.this if isinstance(node.expression, exp.Where) else node.expression
+    return hook.add(call, scope, where=where, key=node.sql().lower())
 
 
 class WindowBound(n.Node):
