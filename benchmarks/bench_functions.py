@@ -34,10 +34,6 @@ def _log10(x: float) -> float | None:
     return math.log10(x) if x > 0 else None
 
 
-def _ln(x: float) -> float | None:
-    return math.log(x) if x > 0 else None
-
-
 def _sign(x: float) -> int:
     return (x > 0) - (x < 0)
 
@@ -52,7 +48,6 @@ CASES: list[tuple[str, str, tuple[Any, ...], Callable[..., Any]]] = [
     ("power", "float", (2,), _null(lambda x, y: math.pow(x, y))),
     ("mod", "int", (7,), _null(lambda x, y: math.fmod(x, y))),
     ("log", "float", (), _null(_log10)),
-    ("ln", "float", (), _null(_ln)),
     ("sin", "float", (), _null(math.sin)),
     ("sign", "float", (), _null(_sign)),
     ("cast", "float", ("bigint",), _null(lambda x, t: int(x))),
@@ -64,6 +59,7 @@ CASES: list[tuple[str, str, tuple[Any, ...], Callable[..., Any]]] = [
     ("trim", "string", (), _null(str.strip)),
     ("startswith", "string", ("Dev",), lambda s, p: s is not None and s.startswith(p)),
     ("indexof", "string", ("-1",), lambda s, p: -1 if s is None else s.find(p)),
+    ("concat", "string", ("/x",), lambda s, x: ("" if s is None else s) + x),
 ]
 
 

@@ -55,3 +55,17 @@ def upper(values, valid):
 def strip(values, valid, side=0):
     op = {0: str.strip, 1: str.lstrip, 2: str.rstrip}[side]
     return _objects([op(s) if ok else None for ok, s in _rows(values, valid)])
+
+
+def concat(parts, n):
+    rows = []
+    for i in range(n):
+        pieces = []
+        for part in parts:
+            if isinstance(part, str):
+                pieces.append(part)
+            else:
+                values, valid = part
+                pieces.append(values[i] if valid is None or valid[i] else "")
+        rows.append("".join(pieces))
+    return _objects(rows)

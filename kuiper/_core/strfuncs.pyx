@@ -14,6 +14,8 @@ call per row). Null rows (``valid[i]`` false) give the ``null`` argument's value
   ``str.lower/upper/strip/lstrip/rstrip``; an ASCII value that would not change is reused
   (no new string), others go through the str method. side: 0 both, 1 left, 2 right.
   Null rows hold None.
+- ``concat(parts, n) -> object``: row-wise concatenation of constant strs and (values, valid)
+  pairs; a null counts as "" (eKuiper's concat).
 """
 from cpython.unicode cimport PyUnicode_Find, PyUnicode_Tailmatch
 from libc.stdint cimport int64_t, uint8_t
@@ -183,4 +185,34 @@ def strip(values, valid, int side=0):
             o[i] = x.lstrip()
         else:
             o[i] = x.rstrip()
+    return out
+
+
+def concat(list parts, Py_ssize_t n):
+    """Row-wise concatenation of ``parts``: each a constant str or a pair (object array of str,
+    valid mask or None); a null row of a part counts as "" (eKuiper's concat)."""
+    cdef Py_ssize_t i, k, m = len(parts)
+    cdef list columns = []
+    cdef list col
+    for part in parts:
+        if isinstance(part, str):
+            columns.append(part)
+        else:
+            values, valid = part
+            if valid is not None and not valid.all():
+                values = np.where(valid, values, "")
+            columns.append(values.tolist())
+    out = np.empty(n, dtype=object)
+    cdef object[:] o = out
+    cdef str acc
+    if m == 0:
+        out[:] = ""
+        return out
+    for i in range(n):
+        first = columns[0]
+        acc = first if isinstance(first, str) else (<list>first)[i]
+        for k in range(1, m):
+            c = columns[k]
+            acc = acc + (c if isinstance(c, str) else (<list>c)[i])
+        o[i] = acc
     return out

@@ -47,3 +47,13 @@ def test_empty_column() -> None:
     empty = np.empty(0, dtype=object)
     assert strfuncs.str_len(empty, None).shape == (0,)
     assert strfuncs.lower(empty, np.zeros(0, dtype=np.bool_)).shape == (0,)
+
+
+@pytest.mark.parametrize("nulls", [False, True])
+def test_concat_matches_reference(nulls: bool) -> None:
+    a, va = _column(1000, 11, nulls)
+    b, vb = _column(1000, 12, nulls)
+    parts = [(a, va), "-", (b, vb), ""]
+    got = strfuncs.concat(parts, 1000)
+    assert got.tolist() == ref.concat(parts, 1000).tolist()
+    assert strfuncs.concat([], 2).tolist() == ["", ""]

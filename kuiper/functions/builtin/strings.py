@@ -6,13 +6,15 @@ import functools
 import re
 from typing import Any
 
+import numpy as np
+
 from kuiper._core import strfuncs
 from kuiper.api.batch import BIGINT, BOOLEAN, STRING, Column
 from kuiper.functions.checks import all_of, int_args, literal_check, number_args, string_args
 from kuiper.functions.gostyle import format_float_f, go_str
 from kuiper.functions.registry import builtin
 from kuiper.functions.strvec import string_kernel
-from kuiper.functions.vector import apply_rows, fail, rowwise
+from kuiper.functions.vector import apply_rows, fail, rowwise, scalar_arg
 
 
 def _strict_int(v: Any) -> int:
@@ -37,7 +39,27 @@ def _concat(args: list[Column], n: int, ctx: Any) -> Column:
     """Strings (nil counts as ""), or arrays when every argument is an array."""
     if all(a.kind == "array" for a in args):
         return apply_rows(_concat_arrays, args, n, "array", pass_nulls=True)
+    parts = _string_parts(args, n)
+    if parts is not None:  # strings only: one pass in C
+        return Column(STRING, strfuncs.concat(parts, n))
     return apply_rows(_concat_strings, args, n, STRING, pass_nulls=True)
+
+
+def _string_parts(args: list[Column], n: int) -> list[Any] | None:
+    """The arguments as strfuncs.concat parts (a constant str, or string values and their
+    validity), or None when one is not a string."""
+    parts: list[Any] = []
+    for arg in args:
+        if arg.kind != STRING:
+            return None
+        if len(arg) != n:
+            is_const, value = scalar_arg(arg, n)
+            if not is_const:
+                return None
+            parts.append("" if value is None else value)
+        else:
+            parts.append((np.asarray(arg.decoded(), dtype=object), arg.valid))
+    return parts
 
 
 def _concat_strings(*vals: Any) -> str:

@@ -42,3 +42,16 @@ def test_a_null_constant_argument_gives_the_null_result() -> None:
         == [False, False]
     assert lookup("indexof").exec_batch([col, Column.constant(None, 2)], 2, None).to_pylist() \
         == [-1, -1]
+
+
+@pytest.mark.parametrize("encoding", ["object", "dictionary"])
+def test_concat_of_strings_matches_the_row_form(encoding: str) -> None:
+    from kuiper.functions.builtin.strings import _concat_strings
+    from kuiper.functions.vector import apply_rows
+
+    values = _strings(300, 5)
+    col = Column.from_values(values) if encoding == "object" else dict_col(values)
+    args = [col, Column.constant("|", 300), Column.from_values(list(reversed(values)))]
+    got = lookup("concat").exec_batch(args, 300, None)
+    want = apply_rows(_concat_strings, args, 300, "string", pass_nulls=True)
+    assert got.kind == "string" and got.to_pylist() == want.to_pylist()
