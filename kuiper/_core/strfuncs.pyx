@@ -11,8 +11,8 @@ call per row). Null rows (``valid[i]`` false) give the ``null`` argument's value
 - ``find(values, valid, sub, null) -> int64``: byte offset (UTF-8) of the first ``sub``, -1
   (Go's ``strings.Index``).
 - ``lower(values, valid) / upper(values, valid) / strip(values, valid, side) -> object``:
-  ``str.lower/upper/strip/lstrip/rstrip``; an ASCII value that would not change is reused
-  (no new string), others go through the str method. side: 0 both, 1 left, 2 right.
+  ``str.lower/upper/strip/lstrip/rstrip``; ASCII values are done in C (an unchanged value is
+  reused, not copied), others go through the str method. side: 0 both, 1 left, 2 right.
   Null rows hold None.
 - ``concat(parts, n) -> object``: row-wise concatenation of constant strs and (values, valid)
   pairs; a null counts as "" (eKuiper's concat).
@@ -27,6 +27,8 @@ cimport numpy as cnp
 cnp.import_array()
 
 cdef extern from "Python.h":
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    object PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
     int PyUnicode_IS_ASCII(object o)
     void* PyUnicode_DATA(object o)
@@ -128,6 +130,7 @@ cdef _case(values, valid, bint to_upper):
     cdef bint hv = valid is not None, same
     cdef const uint8_t[:] v = _mask(valid, n)
     cdef const uint8_t* p
+    cdef uint8_t* q
     cdef uint8_t lo = 97 if to_upper else 65
     cdef uint8_t hi = 122 if to_upper else 90
     out = np.empty(n, dtype=object)
@@ -137,16 +140,24 @@ cdef _case(values, valid, bint to_upper):
             o[i] = None
             continue
         x = s[i]
-        same = False
-        if PyUnicode_IS_ASCII(x):
-            p = <const uint8_t*>PyUnicode_DATA(x)
-            m = PyUnicode_GET_LENGTH(x)
-            same = True
-            for j in range(m):
-                if lo <= p[j] <= hi:
-                    same = False
-                    break
-        o[i] = x if same else (x.upper() if to_upper else x.lower())
+        if not PyUnicode_IS_ASCII(x):
+            o[i] = x.upper() if to_upper else x.lower()
+            continue
+        p = <const uint8_t*>PyUnicode_DATA(x)
+        m = PyUnicode_GET_LENGTH(x)
+        same = True
+        for j in range(m):
+            if lo <= p[j] <= hi:
+                same = False
+                break
+        if same:
+            o[i] = x
+            continue
+        y = PyUnicode_New(m, 127)  # an ASCII result, written in place
+        q = <uint8_t*>PyUnicode_DATA(y)
+        for j in range(m):
+            q[j] = p[j] ^ 32 if lo <= p[j] <= hi else p[j]
+        o[i] = y
     return out
 
 
@@ -160,8 +171,8 @@ def upper(values, valid):
 
 def strip(values, valid, int side=0):
     cdef object[:] s = values
-    cdef Py_ssize_t i, m, n = s.shape[0]
-    cdef bint hv = valid is not None, same
+    cdef Py_ssize_t i, m, start, end, n = s.shape[0]
+    cdef bint hv = valid is not None
     cdef const uint8_t[:] v = _mask(valid, n)
     cdef const uint8_t* p
     out = np.empty(n, dtype=object)
@@ -171,14 +182,17 @@ def strip(values, valid, int side=0):
             o[i] = None
             continue
         x = s[i]
-        same = False
         if PyUnicode_IS_ASCII(x):
             m = PyUnicode_GET_LENGTH(x)
             p = <const uint8_t*>PyUnicode_DATA(x)
-            same = m == 0 or ((side == 2 or not _ascii_space(p[0]))
-                              and (side == 1 or not _ascii_space(p[m - 1])))
-        if same:
-            o[i] = x
+            start, end = 0, m
+            if side != 2:
+                while start < end and _ascii_space(p[start]):
+                    start += 1
+            if side != 1:
+                while end > start and _ascii_space(p[end - 1]):
+                    end -= 1
+            o[i] = x if (start == 0 and end == m) else PyUnicode_Substring(x, start, end)
         elif side == 0:
             o[i] = x.strip()
         elif side == 1:
