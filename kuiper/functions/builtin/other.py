@@ -73,10 +73,11 @@ def _get_keyed_state(args: list[Column], n: int, ctx: Any) -> Column:
     for key, default in zip(keys, defaults, strict=True):
         value = missing if key is None else keyed.get_state(go_str(key), missing)
         out.append(default if value is missing else cast_value(value, target))
-    found_kind = CAST_KIND[target]
-    if all(v is None or kind_of(v) == found_kind or found_kind == DATETIME for v in out):
-        return make_column(out, found_kind)
-    return make_column(out)
+    kind = CAST_KIND[target]
+    want = BIGINT if kind == DATETIME else kind  # datetimes are epoch-ms ints
+    if all(v is None or kind_of(v) == want for v in out):
+        return make_column(out, kind)
+    return make_column(out)  # a default of another type: the column holds both
 
 
 @builtin("delay", 2, validate=int_args(0))

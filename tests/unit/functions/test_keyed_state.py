@@ -73,3 +73,9 @@ def test_delay_sleeps_once_per_batch_and_returns_the_value() -> None:
     out = call("delay", [30, 5], ["a", "b"])
     assert out.to_pylist() == ["a", "b"]
     assert time.perf_counter() - start >= 0.029
+
+
+def test_a_default_of_another_type_is_kept(store: SqliteKV) -> None:
+    keyed.set_state("t", 5)
+    out = call("get_keyed_state", ["t", "nothing"], Column.constant("datetime", 2), ["never", "never"])
+    assert out.to_pylist() == [5, "never"]
