@@ -248,6 +248,8 @@ class RuleRunner:
             await sink.open()
         self._state, self._message = RUNNING, ""
         self._last_start_ms = self.clock.now_ms()
+        for fctx in self.function_contexts:  # rule_start()
+            fctx.rule_start_ms = self._last_start_ms
         name = f"rule-{self.rule_id}"
         self._tasks = [asyncio.create_task(s.run(), name=f"{name}-sink-{s.name}") for s in topo.sinks]
         self._tasks += [
