@@ -400,7 +400,7 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
 
 
 def _rule_func(lname: str, args: list[exp.Expression], scope: Scope) -> n.Node:
-    """event_time, last_hit_*, last_agg_hit_*, row_number, changed_cols, unnest (rulefuncs)."""
+    """event_time, last_hit_*, last_agg_hit_*, row_number, changed_cols, unnest, extract."""
     if lname == "changed_cols":
         if len(args) <= 2:
             raise PlanError(f"changed_cols: expect more than two args but got {len(args)}")
@@ -415,6 +415,10 @@ def _rule_func(lname: str, args: list[exp.Expression], scope: Scope) -> n.Node:
         if len(args) != 1:
             raise PlanError(f"unnest: Expect 1 arguments but found {len(args)}.")
         return rulefuncs.Unnest(fold(_compile(args[0], scope)))
+    if lname == "extract":
+        if len(args) != 1:
+            raise PlanError(f"extract: Expect 1 arguments but found {len(args)}.")
+        return rulefuncs.Extract(fold(_compile(args[0], scope)))
     if args:
         raise PlanError(f"{lname}: Expect 0 arguments but found {len(args)}.")
     if scope.event_time_field and lname in ("event_time", "last_hit_time"):
