@@ -14,6 +14,13 @@ log = logging.getLogger(__name__)
 BLOCK = "block"
 DROP_OLDEST = "dropOldest"
 
+# Resource limits (see docs/limits.md): what one message, one JSON document and one window
+# may hold before the input is refused with a counted error instead of exhausting memory.
+DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024  # bytes of one message (payload or line)
+DEFAULT_MAX_JSON_DEPTH = 512  # nested objects/arrays of one JSON document
+MAX_JSON_DEPTH = 1024  # orjson's own limit: the schemaless path cannot go deeper
+DEFAULT_MAX_WINDOW_ROWS = 10_000_000  # rows one window operator holds for its open windows
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_MS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 
@@ -111,6 +118,9 @@ class RuleOptions:
     restart_strategy: RestartStrategy = field(default_factory=RestartStrategy)
     max_batch_size: int = 8192
     buffer_full_policy: str = BLOCK
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
+    max_window_rows: int = DEFAULT_MAX_WINDOW_ROWS
     unknown: tuple[str, ...] = ()
 
     @property
@@ -121,7 +131,8 @@ class RuleOptions:
 _KNOWN = {
     "isEventTime", "lateTolerance", "concurrency", "bufferLength", "sendMetaToSink", "sendError",
     "sendNilField", "qos", "checkpointInterval", "restartStrategy", "maxBatchSize",
-    "bufferFullPolicy", "disableBufferFullDiscard",
+    "bufferFullPolicy", "disableBufferFullDiscard", "maxMessageSize", "maxJsonDepth",
+    "maxWindowRows",
 }
 
 
@@ -158,5 +169,16 @@ def parse_rule_options(raw: Mapping[str, Any] | None) -> RuleOptions:
         restart_strategy=RestartStrategy.parse(raw.get("restartStrategy")),
         max_batch_size=_int(raw, "maxBatchSize", 8192, 1),
         buffer_full_policy=policy,
+        max_message_size=_int(raw, "maxMessageSize", DEFAULT_MAX_MESSAGE_SIZE, 1),
+        max_json_depth=_json_depth(raw),
+        max_window_rows=_int(raw, "maxWindowRows", DEFAULT_MAX_WINDOW_ROWS, 1),
         unknown=unknown,
     )
+
+
+def _json_depth(raw: Mapping[str, Any]) -> int:
+    depth = _int(raw, "maxJsonDepth", DEFAULT_MAX_JSON_DEPTH, 1)
+    if depth > MAX_JSON_DEPTH:
+        raise ConfigError(f"option 'maxJsonDepth' must be at most {MAX_JSON_DEPTH}, got {depth}",
+                          hint="JSON documents nested deeper than 1024 levels are not decoded")
+    return depth

@@ -28,6 +28,7 @@ from kuiper.planner.physical import SourceSpec
 from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage
 from kuiper.runtime.clock import Clock
 from kuiper.runtime.context import NodeContext, maybe_await
+from kuiper.runtime.limits import blank_long_lines, oversized, size_error
 from kuiper.runtime.metrics import NodeMetrics
 from kuiper.runtime.node import Input, InputEnd
 from kuiper.runtime.options import RuleOptions
@@ -127,6 +128,8 @@ class SourceNode:
         self.until: asyncio.Event | None = None
         self.source = source
         self.decoder = decoder
+        if hasattr(decoder, "max_depth"):  # JSON: the rule's maxJsonDepth
+            decoder.max_depth = options.max_json_depth
         self.options = options
         self.clock = clock
         self.outputs = outputs
@@ -334,8 +337,11 @@ class SourceNode:
                 self._message_base += len(rows)
             elif kind == PAYLOADS:
                 payloads = [p for it in run for p in it[1]]
-                batch, errors = self.decoder.decode_payloads(payloads)
                 meta = _payload_meta(run)
+                big = oversized(payloads, self.options.max_message_size)
+                if big:
+                    payloads, meta, numbers = self._drop_oversized(payloads, meta, big)
+                batch, errors = self.decoder.decode_payloads(payloads)
                 if meta and batch.n != len(payloads):
                     # rows of the payloads that decoded, when each payload is one row or an error
                     failed = {num - 1 for num, _ in errors}
@@ -345,11 +351,19 @@ class SourceNode:
                         meta = {k: c.filter(keep) for k, c in meta.items()}
                 if meta and batch.n == len(next(iter(meta.values()))):
                     batch.meta = meta
+                if big:  # numbers in the run as it arrived
+                    errors = [(numbers[num - 1] if 0 < num <= len(numbers) else num, msg)
+                              for num, msg in errors]
                 base, what = self._message_base, "message"
-                self._message_base += len(payloads)
+                self._message_base += len(payloads) + len(big)
             else:
                 chunk = run[0][1] if len(run) == 1 else _join_lines([it[1] for it in run])
+                chunk, long = blank_long_lines(chunk, self.options.max_message_size)
                 batch, errors = self.decoder.decode_lines(chunk)
+                if long:
+                    limit = self.options.max_message_size
+                    errors = sorted(errors + [(i + 1, size_error(n, limit)) for i, n in long],
+                                    key=lambda e: e[0])
                 base, what = self._line_base, "line"
                 self._line_base += sum(it[3] for it in run)
         except Exception as exc:
@@ -362,6 +376,23 @@ class SourceNode:
             log.warning("rule %s, stream %s: %d more decode errors not shown",
                         self.ctx.get_rule_id(), self.spec.name, len(errors) - _MAX_LOGGED_ERRORS)
         return batch
+
+    def _drop_oversized(self, payloads: list[bytes], meta: dict[str, Column] | None,
+                        big: list[int]) -> tuple[list[bytes], dict[str, Column] | None,
+                                                 list[int]]:
+        """The payloads within maxMessageSize (and their meta), the 1-based number of each
+        kept payload in the original run; each oversized one is reported in order."""
+        limit = self.options.max_message_size
+        for k, i in enumerate(big):
+            self._decode_error(f"message {self._message_base + i + 1}: "
+                               f"{size_error(len(payloads[i]), limit)}",
+                               logged=k < _MAX_LOGGED_ERRORS)
+        keep = np.ones(len(payloads), dtype=np.bool_)
+        keep[big] = False
+        if meta:
+            meta = {k: c.filter(keep) for k, c in meta.items()}
+        numbers = [i + 1 for i in np.flatnonzero(keep).tolist()]
+        return [payloads[i - 1] for i in numbers], meta, numbers
 
     def _decode_error(self, where_what: str, *, logged: bool) -> None:
         ds = self.spec.stream.datasource

@@ -20,8 +20,10 @@ from kuiper.runtime.schema import convert_column, needed_fields, rows_to_batch
 
 try:  # the compiled decoder, written alongside; the orjson path is its stand-in until built
     from kuiper._core import jsondecode as _kernel
+    from kuiper._core.jsondecode import too_deep
 except ImportError:  # pragma: no cover - depends on the build
     _kernel = None
+    from kuiper._core._reference import too_deep
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,22 @@ K_BIGINT, K_FLOAT, K_BOOLEAN, K_STRING, K_RAW = 0, 1, 2, 3, 4
 _KERNEL_KINDS = {BIGINT: K_BIGINT, FLOAT: K_FLOAT, BOOLEAN: K_BOOLEAN, STRING: K_STRING}
 
 Errors = list[tuple[int, str]]
+
+DEFAULT_MAX_DEPTH = 512
+ORJSON_MAX_DEPTH = 1024  # orjson refuses deeper documents itself
+_DEEP = "nesting too deep"
+
+
+def depth_error(max_depth: int, at: int) -> str:
+    return (f"malformed JSON at byte {at}: {_DEEP} (more than maxJsonDepth={max_depth} "
+            "nested objects/arrays)")
+
+
+def _deep(docs: list[bytes], max_depth: int) -> dict[int, int]:
+    """Index -> byte offset of the documents nested deeper than max_depth."""
+    if max_depth >= ORJSON_MAX_DEPTH or not docs:
+        return {}
+    return dict(too_deep(docs, max_depth))
 
 
 def _parse_line(line: bytes) -> tuple[list[dict[str, Any]], str | None]:
@@ -44,12 +62,14 @@ def _parse_line(line: bytes) -> tuple[list[dict[str, Any]], str | None]:
     return [], f"expected a JSON object, got {type(value).__name__}"
 
 
-def parse_lines(chunk: bytes) -> tuple[list[dict[str, Any]], list[int], Errors]:
+def parse_lines(chunk: bytes, max_depth: int = DEFAULT_MAX_DEPTH
+                ) -> tuple[list[dict[str, Any]], list[int], Errors]:
     """Objects of a newline-delimited chunk, their 1-based line numbers, and bad lines."""
     lines = chunk.split(b"\n")
     if lines and not lines[-1].strip():
         lines.pop()
-    if b"" not in lines:
+    deep = _deep(lines, max_depth) if len(chunk) > max_depth else {}
+    if b"" not in lines and not deep:
         try:  # one parse for the whole chunk: the common case of clean input
             rows = orjson.loads(b"[" + b",".join(lines) + b"]")
             if all(type(r) is dict for r in rows) and len(rows) == len(lines):
@@ -59,6 +79,9 @@ def parse_lines(chunk: bytes) -> tuple[list[dict[str, Any]], list[int], Errors]:
     rows, line_nos, errors = [], [], []
     for no, line in enumerate(lines, 1):
         if not line.strip():
+            continue
+        if no - 1 in deep:
+            errors.append((no, depth_error(max_depth, deep[no - 1])))
             continue
         objs, err = _parse_line(line)
         if err is not None:
@@ -97,6 +120,7 @@ class JsonDecoder:
     def __init__(self, stream: StreamDef, fields: list[str] | None = None) -> None:
         self.stream = stream
         self.wanted = fields
+        self.max_depth = DEFAULT_MAX_DEPTH  # the rule's maxJsonDepth (set by the source node)
         self.declared = needed_fields(stream, fields) if not stream.schemaless else []
         self._use_kernel = _kernel is not None and bool(self.declared)
         if self._use_kernel:
@@ -123,7 +147,7 @@ class JsonDecoder:
                 return batch, errors
             # A chunk with a bad line is decoded again on the general path, whose conversions
             # (a number for a string field, "true" for a boolean) follow eKuiper's converter.
-        rows, line_nos, errors = parse_lines(chunk)
+        rows, line_nos, errors = parse_lines(chunk, self.max_depth)
         batch, row_errors = self._to_batch(rows)
         errors += [(line_nos[i], msg) for i, msg in row_errors]
         errors.sort(key=lambda e: e[0])
@@ -132,20 +156,27 @@ class JsonDecoder:
     def _kernel_lines(self, chunk: bytes) -> tuple[Batch, Errors]:
         assert _kernel is not None
         values, valid, nrows, _end, raw_errors = _kernel.decode_json_lines(
-            chunk, 0, len(chunk), self._names, self._kinds, self._dicts, -1
+            chunk, 0, len(chunk), self._names, self._kinds, self._dicts, -1,
+            max_depth=self.max_depth,
         )
-        errors: Errors = [(int(index) + 1, str(msg)) for _off, index, msg in raw_errors]
+        errors: Errors = [(int(index) + 1, self._message(msg)) for _off, index, msg in raw_errors]
         return self._kernel_batch(values, valid, int(nrows), errors, lambda o, n: chunk[o:o + n])
 
     def _kernel_payloads(self, payloads: list[bytes]) -> tuple[Batch, Errors]:
         assert _kernel is not None
         values, valid, nrows, _end, raw_errors = _kernel.decode_json_objects(
-            payloads, self._names, self._kinds, self._dicts
+            payloads, self._names, self._kinds, self._dicts, max_depth=self.max_depth
         )
-        errors: Errors = [(int(index) + 1, str(msg)) for _z, index, msg in raw_errors]
+        errors: Errors = [(int(index) + 1, self._message(msg)) for _z, index, msg in raw_errors]
         return self._kernel_batch(
             values, valid, int(nrows), errors, lambda p, o, n: payloads[p][o:o + n]
         )
+
+    def _message(self, msg: str) -> str:
+        """The kernel's error text; a depth error names the limit that refused it."""
+        if msg.endswith(_DEEP):
+            return f"{msg} (more than maxJsonDepth={self.max_depth} nested objects/arrays)"
+        return msg
 
     def _kernel_batch(
         self, values: Any, valid: Any, nrows: int, errors: Errors, text: Any
@@ -187,7 +218,11 @@ class JsonDecoder:
         rows: list[dict[str, Any]] = []
         numbers: list[int] = []
         errors: Errors = []
+        deep = _deep(payloads, self.max_depth)
         for no, payload in enumerate(payloads, 1):
+            if no - 1 in deep:
+                errors.append((no, depth_error(self.max_depth, deep[no - 1])))
+                continue
             objs, err = _parse_line(payload)
             if err is not None:
                 errors.append((no, err))
