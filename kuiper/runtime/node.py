@@ -12,9 +12,9 @@ from kuiper.api.batch import Batch
 from kuiper.errors import PluginError
 from kuiper.operators.base import Operator
 from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage, Tick
-from kuiper.runtime.limits import window_rows_error
 from kuiper.runtime.clock import Clock
 from kuiper.runtime.context import NodeContext, maybe_await
+from kuiper.runtime.limits import window_rows_error
 from kuiper.runtime.metrics import NodeMetrics
 from kuiper.runtime.options import RuleOptions
 
