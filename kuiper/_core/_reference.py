@@ -158,7 +158,9 @@ def _decode_record(data: bytes, names: list[str], kinds: list[int],
     """field index -> value (None = null) or (start, end) char span for RAW; raises on error."""
     if _deep_at(data, max_depth) >= 0:
         raise _RowError("malformed JSON: nesting too deep")
-    text = data.decode("utf-8")
+    # invalid UTF-8 outside the declared string fields is not checked (as the kernel, which
+    # skips what it does not decode): undecodable bytes are kept as surrogate escapes
+    text = data.decode("utf-8", "surrogateescape")
     try:
         obj = _DECODER.decode(text)
     except ValueError as e:
@@ -172,10 +174,16 @@ def _decode_record(data: bytes, names: list[str], kinds: list[int],
         if fi is None:
             continue
         raw_text = text[a:b]
+        raw = raw_text.encode("utf-8", "surrogateescape")
         value = _DECODER.decode(raw_text)
+        if kinds[fi] == K_STRING and isinstance(value, str):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _RowError(f'field "{names[fi]}": string is not valid UTF-8') from None
         v = _convert(kinds[fi], names[fi], value, raw_text)
         if kinds[fi] == K_RAW and v is not None:
-            out[fi] = (len(text[:a].encode()), len(raw_text.encode()))
+            out[fi] = (len(text[:a].encode("utf-8", "surrogateescape")), len(raw))
         else:
             out[fi] = v
     return out

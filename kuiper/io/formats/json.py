@@ -113,6 +113,27 @@ def json_numbers(col: Column) -> Column:
     return col
 
 
+def _raw_values(spans: list[Any], mask: list[bool], text: Any
+                ) -> tuple[list[Any], list[tuple[int, str]]]:
+    """The values of RAW spans; a span orjson refuses (invalid UTF-8) is None and reported."""
+    try:
+        return [orjson.loads(text(*span)) if m else None
+                for span, m in zip(spans, mask, strict=True)], []
+    except orjson.JSONDecodeError:
+        pass
+    out: list[Any] = []
+    bad: list[tuple[int, str]] = []
+    for r, (span, m) in enumerate(zip(spans, mask, strict=True)):
+        value = None
+        if m:
+            try:
+                value = orjson.loads(text(*span))
+            except orjson.JSONDecodeError as exc:
+                bad.append((r, f"malformed JSON ({exc})"))
+        out.append(value)
+    return out, bad
+
+
 @register_format("json")
 class JsonDecoder:
     """Decodes one stream's JSON input into batches of the fields a rule reads."""
@@ -160,7 +181,8 @@ class JsonDecoder:
             max_depth=self.max_depth,
         )
         errors: Errors = [(int(index) + 1, self._message(msg)) for _off, index, msg in raw_errors]
-        return self._kernel_batch(values, valid, int(nrows), errors, lambda o, n: chunk[o:o + n])
+        return self._kernel_batch(values, valid, int(nrows), errors, lambda o, n: chunk[o:o + n],
+                                  lambda o, n: chunk.count(b"\n", 0, o) + 1)
 
     def _kernel_payloads(self, payloads: list[bytes]) -> tuple[Batch, Errors]:
         assert _kernel is not None
@@ -169,7 +191,8 @@ class JsonDecoder:
         )
         errors: Errors = [(int(index) + 1, self._message(msg)) for _z, index, msg in raw_errors]
         return self._kernel_batch(
-            values, valid, int(nrows), errors, lambda p, o, n: payloads[p][o:o + n]
+            values, valid, int(nrows), errors, lambda p, o, n: payloads[p][o:o + n],
+            lambda p, o, n: p + 1,
         )
 
     def _message(self, msg: str) -> str:
@@ -179,9 +202,10 @@ class JsonDecoder:
         return msg
 
     def _kernel_batch(
-        self, values: Any, valid: Any, nrows: int, errors: Errors, text: Any
+        self, values: Any, valid: Any, nrows: int, errors: Errors, text: Any, number: Any
     ) -> tuple[Batch, Errors]:
-        """Columns from the kernel's buffers; RAW spans are decoded with orjson here."""
+        """Columns from the kernel's buffers; RAW spans are decoded with orjson here (`text`
+        of a span; `number`: the line or message number of a span, for errors)."""
         columns: dict[str, Column] = {}
         bad_rows: list[int] = []
         for i, fdef in enumerate(self.declared):
@@ -196,12 +220,13 @@ class JsonDecoder:
                 columns[fdef.name] = Column(fdef.kind, vals, ok)
             else:
                 mask = np.ones(nrows, dtype=np.bool_) if ok is None else ok
-                raw = [
-                    orjson.loads(text(*span)) if m else None
-                    for span, m in zip(vals.tolist(), mask.tolist(), strict=True)
-                ]
+                spans = vals.tolist()
+                raw, bad = _raw_values(spans, mask.tolist(), text)
                 col, errs = convert_column(fdef, raw)
                 columns[fdef.name] = col
+                for r, msg in bad:  # the kernel does not check UTF-8 inside skipped values
+                    bad_rows.append(r)
+                    errors.append((number(*spans[r]), f'field "{fdef.name}": {msg}'))
                 bad_rows += [r for r, _ in errs]
                 errors += [(0, f"row {r + 1}: {m}") for r, m in errs]
         batch = Batch(columns, nrows)
