@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,6 +68,13 @@ def _int(raw: Mapping[str, Any], name: str, default: int, minimum: int = 0) -> i
     return int(value)
 
 
+def _number(raw: Mapping[str, Any], name: str, default: float) -> float:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"'{name}' must be a number, got {value!r}")
+    return float(value)
+
+
 def _bool(raw: Mapping[str, Any], name: str, default: bool) -> bool:
     value = raw.get(name, default)
     if not isinstance(value, bool):
@@ -91,15 +99,22 @@ class RestartStrategy:
         if not isinstance(raw, Mapping):
             raise ConfigError("option 'restartStrategy' must be an object like {\"attempts\": 3}")
         try:
-            return cls(
+            strategy = cls(
                 attempts=_int(raw, "attempts", 0),
                 delay_ms=parse_duration_ms(raw.get("delay", 1000), "restartStrategy.delay"),
-                multiplier=float(raw.get("multiplier", 2.0)),
+                multiplier=_number(raw, "multiplier", 2.0),
                 max_delay_ms=parse_duration_ms(raw.get("maxDelay", 30000), "restartStrategy.maxDelay"),
-                jitter_factor=float(raw.get("jitterFactor", 0.1)),
+                jitter_factor=_number(raw, "jitterFactor", 0.1),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"option 'restartStrategy' is invalid: {exc}") from exc
+        if not 0 < strategy.multiplier < math.inf:
+            raise ConfigError("option 'restartStrategy.multiplier' must be a number > 0, got "
+                              f"{strategy.multiplier}", hint='"multiplier": 2')
+        if not 0 <= strategy.jitter_factor < 1:
+            raise ConfigError("option 'restartStrategy.jitterFactor' must be >= 0 and < 1, got "
+                              f"{strategy.jitter_factor}", hint='"jitterFactor": 0.1')
+        return strategy
 
 
 @dataclass(frozen=True, slots=True)

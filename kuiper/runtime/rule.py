@@ -44,6 +44,7 @@ from kuiper.state.kv import KVStore, open_store
 log = logging.getLogger(__name__)
 
 CREATED, RUNNING, STOPPED, ERROR = "created", "running", "stopped", "error"
+MAX_RESTART_DELAY_MS = 24 * 3600 * 1000  # a restart waits at most a day, whatever the strategy
 
 
 def checkpoint_policy(options: RuleOptions, raw: dict[str, Any]) -> CheckpointPolicy:
@@ -100,8 +101,12 @@ class DrainBarrier:
 def restart_delay_ms(strategy: RestartStrategy, attempt: int) -> float:
     """The wait before restart `attempt` (1-based): delay * multiplier^(attempt-1), at most
     maxDelay, then ± jitterFactor of it."""
-    delay = strategy.delay_ms * strategy.multiplier ** max(attempt - 1, 0)
+    try:
+        delay = strategy.delay_ms * strategy.multiplier ** max(attempt - 1, 0)
+    except OverflowError:
+        delay = MAX_RESTART_DELAY_MS
     delay = min(delay, strategy.max_delay_ms) if strategy.max_delay_ms > 0 else delay
+    delay = min(delay, MAX_RESTART_DELAY_MS)
     if strategy.jitter_factor > 0:
         delay *= 1 + strategy.jitter_factor * random.uniform(-1.0, 1.0)  # noqa: S311
     return max(delay, 0.0)
