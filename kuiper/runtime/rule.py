@@ -160,6 +160,7 @@ class RuleRunner:
         self._done = asyncio.Event()
         self._last_start_ms = 0
         self._last_stop_ms = 0
+        self._next_start_ms = 0  # a restart is due then (0: none pending)
         self._closing = False
         self._stop_requested = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -216,6 +217,7 @@ class RuleRunner:
             ctx.bind_failure(self._extension_failed)
 
     async def _launch(self) -> None:
+        self._next_start_ms = 0
         self._closing = False
         self._failing = None
         self._failure = ""
@@ -340,6 +342,8 @@ class RuleRunner:
 
     def _ended(self, state: str, message: str) -> None:
         """The nodes are down: restart per the strategy, or settle in `state`."""
+        if self._stop_requested and state == ERROR:  # a stop asked for while failing wins
+            state, message = STOPPED, "canceled manually"
         self._state, self._message = state, message
         self._last_stop_ms = self.clock.now_ms()
         if state == ERROR and self._may_restart():
@@ -349,6 +353,7 @@ class RuleRunner:
             self._message = (f"{message} (restarting in {delay:.0f} ms, "
                              f"attempt {self.restarts} of {attempts})")
             log.warning("rule %s: %s", self.rule_id, self._message)
+            self._next_start_ms = self._last_stop_ms + int(delay)
             self._restart_task = asyncio.create_task(
                 self._restart_later(delay), name=f"rule-{self.rule_id}-restart")
             return
@@ -388,6 +393,7 @@ class RuleRunner:
         if self._restart_task is not None and not self._restart_task.done():
             self._cancel_restart()
             self._state, self._message = STOPPED, "canceled manually"
+            self._last_stop_ms = self.clock.now_ms()
             self._finished()
             return
         if self._state != RUNNING:
@@ -421,6 +427,9 @@ class RuleRunner:
             message=self._message,
             last_start_ms=self._last_start_ms,
             last_stop_ms=self._last_stop_ms,
+            next_start_ms=self._next_start_ms if self._restart_task is not None
+            and not self._restart_task.done() else 0,
+            restarts=self.restarts,
         )
 
     def metrics(self) -> dict[str, Any]:

@@ -82,3 +82,5 @@ def test_known_edge_cases() -> None:
            b'{"s": "\xff"}', b'{"f": 1e400}', b'{"i": 99999999999999999999}', b'{"i": 1',
            b'{"s": "\\ud800"}', b"[" * 5000, b'"' + b"\\" * 100, b"{}" * 3,
            b'{"r": ["\xff"], "i": 1}', b'{"x": "\xff", "s": "\xc3"}'])
+    # an integer beyond int64 on the general path (a chunk with a bad line is decoded again)
+    check([b'{"i": 1, "r": [q]}', b'{"i": -9223372036854775809}', b'{"i": 2}'])
