@@ -84,3 +84,5 @@ def test_known_edge_cases() -> None:
            b'{"r": ["\xff"], "i": 1}', b'{"x": "\xff", "s": "\xc3"}'])
     # an integer beyond int64 on the general path (a chunk with a bad line is decoded again)
     check([b'{"i": 1, "r": [q]}', b'{"i": -9223372036854775809}', b'{"i": 2}'])
+    # ... and schemaless (inferred integers beyond int64 become floats)
+    check([b'{"b": 9223372036854775808, "i": 1}', b"[1, 2]"])
