@@ -169,6 +169,10 @@ def parse_rule_options(raw: Mapping[str, Any] | None) -> RuleOptions:
             raise ConfigError(
                 f"option 'bufferFullPolicy' must be \"{BLOCK}\" or \"{DROP_OLDEST}\", got {policy!r}"
             )
+    if policy == DROP_OLDEST and qos >= 1:
+        raise ConfigError(
+            f"option 'bufferFullPolicy' \"{DROP_OLDEST}\" drops data, which qos {qos} forbids",
+            hint='use qos 0 to allow drops, or "bufferFullPolicy": "block" (back-pressure)')
     return RuleOptions(
         is_event_time=_bool(raw, "isEventTime", False),
         late_tolerance_ms=parse_duration_ms(raw.get("lateTolerance", 1000), "lateTolerance"),

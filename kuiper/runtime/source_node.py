@@ -130,6 +130,11 @@ class SourceNode:
         self.decoder = decoder
         if hasattr(decoder, "max_depth"):  # JSON: the rule's maxJsonDepth
             decoder.max_depth = options.max_json_depth
+        # qos >= 1: a source that acknowledges its input (MQTT) does so once it is taken
+        self._handed_off = None
+        if options.qos >= 1 and hasattr(source, "manual_ack"):
+            source.manual_ack = True
+            self._handed_off = source.handed_off
         self.options = options
         self.clock = clock
         self.outputs = outputs
@@ -284,6 +289,10 @@ class SourceNode:
                     item = part if self.input_index is None else Input(part, self.input_index)
                     for ch in self.outputs:
                         await ch.put(item)  # type: ignore[arg-type]
+            if self._handed_off is not None:
+                emits = sum(1 for it in taken if it[0] == PAYLOADS)
+                if emits:
+                    self._handed_off(emits)
             last = taken[-1]
             if last[0] == ERROR:
                 self._error_item(last[1])

@@ -14,6 +14,11 @@ DATASOURCE is a topic filter (wildcards `+`/`#`, MQTT v5 shared subscriptions
 loop (see kuiper.io.mqtt_client), the messages of one socket read handed to the runtime
 with one `ctx.emit_payloads` (meta as columns); the runtime decodes everything that arrived
 since its last hand-off in one go.
+
+Back-pressure: while the rule is busy the source stops reading the socket. With the rule
+option qos >= 1, QoS 1/2 messages are also acknowledged (PUBACK) only after the rule has
+taken them into its first queue (paho's manual acks), so the broker's in-flight window
+holds the rest (see docs/limits.md).
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import asyncio
 import gzip
 import logging
 import zlib
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -81,6 +87,11 @@ class MqttSource(Source):
         self._ctx: Context | None = None
         self._since_check = 0
         self._resuming: asyncio.Task[None] | None = None
+        # rule qos >= 1 (set by the runtime): a QoS 1/2 message is acknowledged to the broker
+        # only once the rule has taken it (`handed_off`); one entry per emit, in order:
+        # (connection number, PUBACK bytes of a read | (mid, qos) for paho | None)
+        self.manual_ack = False
+        self._acks: deque[tuple[int, Any]] = deque()
 
     def configure(self, datasource: str, conf: dict[str, Any]) -> None:
         self.topics = [t.strip() for t in (datasource or "").split(",") if t.strip()]
@@ -111,6 +122,9 @@ class MqttSource(Source):
             on_message=self._on_message, on_publishes=self._on_publishes,
             on_error=ctx.emit_error,
         )
+        if self.manual_ack:
+            self.conn.client.hold_acks = True
+            self.conn.client.manual_ack_set(True)
         self.conn.subscribe(self.topics, self.qos)
         await self.conn.start()
         await asyncio.Event().wait()  # until the rule stops (the runtime cancels this task)
@@ -124,13 +138,17 @@ class MqttSource(Source):
         if props is not None and getattr(props, "UserProperty", None):
             meta["properties"] = dict(props.UserProperty)  # eKuiper's meta key for v5 user properties
         payload = msg.payload
+        ack = (msg.mid, msg.qos) if self.manual_ack and msg.qos > 0 else None
         if self.inflate is not None:
             try:
                 payload = self.inflate(payload)
             except Exception as exc:  # noqa: BLE001 - a corrupt message is counted, not fatal
                 ctx.emit_error(f"mqtt source: cannot decompress a message on {msg.topic}: {exc}")
+                self._send_acks([(self._connection(), ack)])
                 return
         ctx.emit_bytes(payload, meta)
+        if self.manual_ack:
+            self._acks.append((self._connection(), ack))
         self._since_check += 1
         self._check_room()
 
@@ -138,14 +156,22 @@ class MqttSource(Source):
                       mids: list[int]) -> None:
         """The QoS 0/1 messages of one socket read (paho hands the others to `_on_message`)."""
         ctx = self._ctx
-        assert ctx is not None
+        assert ctx is not None and self.conn is not None
+        acks = b""
+        if self.manual_ack:
+            acks, self.conn.client.held_acks = self.conn.client.held_acks, b""
         if self.inflate is not None:
             topics, payloads, qos, mids = self._inflate_all(topics, payloads, qos, mids)
+        if not payloads:  # nothing for the rule (every message was corrupt)
+            self._send_acks([(self._connection(), acks)])
+            return
         ctx.emit_payloads(payloads, {
             "topic": Column(STRING, _objects(topics)),
             "qos": Column(BIGINT, np.array(qos, dtype=np.int64)),
             "messageId": Column(BIGINT, np.array(mids, dtype=np.int64)),
         })
+        if self.manual_ack:
+            self._acks.append((self._connection(), acks))
         self._since_check += len(payloads)
         self._check_room()
 
@@ -159,6 +185,36 @@ class MqttSource(Source):
             except Exception as exc:  # noqa: BLE001 - a corrupt message is counted, not fatal
                 self._ctx.emit_error(f"mqtt source: cannot decompress a message on {topic}: {exc}")
         return tuple(list(c) for c in zip(*kept, strict=True)) if kept else ([], [], [], [])
+
+    # --- manual acknowledgement (rule qos >= 1) ------------------------------------------
+    def _connection(self) -> int:
+        return self.conn.connects if self.conn is not None else 0
+
+    @property
+    def pending_acks(self) -> int:
+        """Emits whose messages the broker still waits to have acknowledged."""
+        return len(self._acks)
+
+    def handed_off(self, emits: int) -> None:
+        """The runtime took the messages of the next `emits` emits: acknowledge them."""
+        n = min(emits, len(self._acks))
+        self._send_acks([self._acks.popleft() for _ in range(n)])
+
+    def _send_acks(self, entries: list[tuple[int, Any]]) -> None:
+        conn = self.conn
+        if conn is None or not entries:
+            return
+        blob = bytearray()
+        for connection, ack in entries:
+            if connection != conn.connects or not ack:
+                continue  # a message of a lost connection: the broker sends it again
+            if isinstance(ack, tuple):
+                conn.client.ack(*ack)
+            else:
+                blob += ack
+        if blob:
+            conn.client.wbuf += blob
+        conn.flush()
 
     def _check_room(self) -> None:
         if self._since_check >= self.check_every and self._resuming is None:
