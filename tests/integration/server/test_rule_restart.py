@@ -12,11 +12,11 @@ from server_support import FILE_STREAM, ServerProcess, cli, wait_until
 from kuiper.plugins.build import build_plugin
 from kuiper.plugins.manager import PluginManager
 
-BROKEN_SINK = """
+OFFLINE_SINK = """
     import time
     from kuiper.api import Sink
 
-    class Broken(Sink):
+    class Offline(Sink):
         def configure(self, conf):
             self.log = conf["log"]
 
@@ -30,12 +30,12 @@ BROKEN_SINK = """
 
 
 def _install_sink(root: Path, tmp_path: Path) -> None:
-    src = tmp_path / "src" / "broken.py"
+    src = tmp_path / "src" / "offline.py"
     src.parent.mkdir(parents=True)
-    src.write_text(textwrap.dedent(BROKEN_SINK))
-    package = build_plugin(src, "sinks", "broken", "1.0.0", None, tmp_path / "broken.zip",
+    src.write_text(textwrap.dedent(OFFLINE_SINK))
+    package = build_plugin(src, "sinks", "offline", "1.0.0", None, tmp_path / "offline.zip",
                            compile=False)
-    PluginManager(root, register=False).install("sinks", "broken", str(package))
+    PluginManager(root, register=False).install("sinks", "offline", str(package))
 
 
 def test_failing_sink_restarts_then_stops_by_error(root: Path, tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_failing_sink_restarts_then_stops_by_error(root: Path, tmp_path: Path) -
         strategy = {"attempts": 3, "delay": 200, "multiplier": 2, "maxDelay": 500,
                     "jitterFactor": 0}
         api.ok("POST", "/rules", {"id": "flaky", "sql": "SELECT a FROM demo",
-                                  "actions": [{"broken": {"log": str(calls)}}],
+                                  "actions": [{"offline": {"log": str(calls)}}],
                                   "options": {"restartStrategy": strategy}})
         # between two attempts the status tells what failed and when the next try is due
         waiting = wait_until(lambda: (s := api.status("flaky"))["nextStartTimestamp"] and s,
@@ -60,10 +60,10 @@ def test_failing_sink_restarts_then_stops_by_error(root: Path, tmp_path: Path) -
                            and not s["nextStartTimestamp"] and s, what="the last attempt")
         assert final["status"] == "stopped by error"
         assert "device offline" in final["message"] and "restarting" not in final["message"]
-        assert final["message"].startswith("broken_0: sink plugin 'broken'")
+        assert final["message"].startswith("offline_0: sink plugin 'offline'")
         assert final["lastStopTimestamp"] >= final["lastStartTimestamp"] > 0
-        assert final["sink_broken_0_0_exceptions_total"] >= 1
-        assert "device offline" in final["sink_broken_0_0_last_exception"]
+        assert final["sink_offline_0_0_exceptions_total"] >= 1
+        assert "device offline" in final["sink_offline_0_0_last_exception"]
 
         # one first run and 3 restarts, waiting 200, 400 and 500 (maxDelay) ms
         times = [float(x) for x in calls.read_text().split()]
