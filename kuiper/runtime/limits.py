@@ -33,6 +33,6 @@ def blank_long_lines(chunk: bytes, limit: int) -> tuple[bytes, list[tuple[int, i
     return b"\n".join(lines), long
 
 
-def window_rows_error(held: int, incoming: int, limit: int) -> str:
-    return (f"window holds {held} rows; {incoming} more would exceed maxWindowRows ({limit}): "
-            "the rows are dropped; use a shorter window, filter earlier or raise maxWindowRows")
+def window_rows_error(held: int, refused: int, limit: int) -> str:
+    return (f"window holds {held} rows: {refused} more would exceed maxWindowRows ({limit}) "
+            "and are dropped; use a shorter window, filter earlier or raise maxWindowRows")

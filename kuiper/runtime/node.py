@@ -184,7 +184,8 @@ class OperatorNode:
         room = max(self._row_limit - held, 0)
         if batch.n <= room:
             return batch
-        self._row_errors(batch.n - room, window_rows_error(held, batch.n, self._row_limit))
+        refused = batch.n - room
+        self._row_errors(refused, window_rows_error(held, refused, self._row_limit))
         return batch.slice(0, room)
 
     def _row_errors(self, count: int, message: str) -> None:
