@@ -12,7 +12,7 @@ K_STRING: int
 K_RAW: int
 DEFAULT_MAX_DEPTH: int
 
-DecodeResult = tuple[list[np.ndarray], list[np.ndarray], int, int, list[tuple[int, int, str]]]
+DecodeResult = tuple[list[np.ndarray], list[np.ndarray], int, int, list[tuple[int, int, str, int]]]
 
 def decode_json_lines(
     buf: Any,

@@ -93,7 +93,7 @@ class WindowOp(Operator):
         self.event_time = event_time
         self.watermark = Watermark(late_tolerance_ms, inputs)
         self.buffer = RowBuffer()
-        self._next_start: int | None = None  # hopping/tumbling: first window not yet emitted
+        self._next_start: int | None = None  # hopping/tumbling: end of the next window
         self._triggers: list[tuple[int, int]] = []  # sliding: (trigger ts, fire time)
         self._now = -END_OF_TIME
 
@@ -155,25 +155,30 @@ class WindowOp(Operator):
         return None
 
     def _close_aligned(self, now: int, final: bool) -> Batch | None:
-        """Tumbling (hop == size) and hopping windows [s, s + size), s a multiple of hop."""
+        """Tumbling and hopping windows [e - size, e) whose end e is a multiple of the hop (the
+        size for tumbling), as eKuiper's event-time trigger aligns them (event_window_trigger.go:
+        the first end is the aligned end after the earliest row, then one every hop); a window
+        closes when the clock or watermark reaches its end."""
         if not len(self.buffer):
             return None
         size = self.spec.size
         hop = self.spec.hop or size
         rows = self.buffer.rows()
         ts = rows.timestamps
-        first = (int(ts[0]) - size) // hop * hop + hop
+        first = int(ts[0]) // hop * hop + hop  # the first window end after the earliest row
         if self._next_start is not None:
             first = max(first, self._next_start)
-        last = min(int(ts[-1]) // hop * hop, END_OF_TIME if final else now - size)
+        last = (int(ts[-1]) + size) // hop * hop  # the last end whose window holds a row
+        if not final:
+            last = min(last, now // hop * hop)
         if last < first:
             return None
-        lo = np.arange(first, last + 1, hop, dtype=np.int64)
-        hi = lo + size
+        hi = np.arange(first, last + 1, hop, dtype=np.int64)
+        lo = hi - size
         starts, ends = wk.range_bounds(ts, lo, hi, False, False)
         out = assemble(rows, starts, ends, lo, hi)
-        self._next_start = int(lo[-1]) + hop
-        self.buffer.keep_from(int(np.searchsorted(ts, self._next_start, side="left")))
+        self._next_start = int(hi[-1]) + hop  # the next window's end
+        self.buffer.keep_from(int(np.searchsorted(ts, self._next_start - size, side="left")))
         return out
 
     # sliding: every (matching) event closes the window [t - size, t] (+ delay) ---------------

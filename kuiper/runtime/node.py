@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from kuiper.api.batch import Batch
 from kuiper.errors import PluginError
 from kuiper.operators.base import Operator
@@ -65,6 +67,16 @@ async def forward(outputs: list[Channel], batch: Batch | None) -> int:
     for ch in outputs:
         await ch.put(batch)
     return batch.n
+
+
+def slice_emissions(batch: Batch, start: int, stop: int) -> Batch:
+    """Rows [start, stop) with the emissions they hold (cuts fall on emission bounds)."""
+    part = batch.slice(start, stop)
+    if batch.emission_bounds is not None:
+        b = batch.emission_bounds
+        inner = b[(b > start) & (b < stop)] - start
+        part.emission_bounds = np.concatenate([[0], inner, [stop - start]]).astype(np.int64)
+    return part
 
 
 def forward_control(outputs: list[Channel], item: EndOfInput | ErrorMessage) -> None:
@@ -171,10 +183,15 @@ class OperatorNode:
             return
         if fn == self.op.process:
             self.metrics.process_latency_us = (time.perf_counter_ns() - t0) // 1000
+        take_rows = getattr(self.op, "take_row_errors", None)
+        positioned = take_rows(self.options.send_error) if take_rows is not None else []
         take = getattr(self.op, "take_errors", None)
         if take is not None:
             for count, message in take():
-                self._row_errors(count, message)
+                self._row_errors(count, message, send=not positioned)
+        if positioned and self.options.send_error:
+            self.metrics.records_out_total += await self._forward_with_errors(out, positioned)
+            return
         self.metrics.records_out_total += await forward(self.outputs, out)
 
     def _within_row_limit(self, batch: Batch) -> Batch:
@@ -188,14 +205,29 @@ class OperatorNode:
         self._row_errors(refused, window_rows_error(held, refused, self._row_limit))
         return batch.slice(0, room)
 
-    def _row_errors(self, count: int, message: str) -> None:
+    async def _forward_with_errors(self, out: Batch | None, errors: list[tuple[int, str]]) -> int:
+        """The output with each row error sent at its position (sendError), in input order."""
+        sent = 0
+        start = 0
+        n = 0 if out is None else out.n
+        for pos, message in sorted(errors, key=lambda e: e[0]):
+            pos = min(max(pos, start), n)
+            if pos > start and out is not None:
+                sent += await forward(self.outputs, slice_emissions(out, start, pos))
+            forward_control(self.outputs, ErrorMessage(message))
+            start = pos
+        if out is not None and start < n:
+            sent += await forward(self.outputs, out if start == 0 else slice_emissions(out, start, n))
+        return sent
+
+    def _row_errors(self, count: int, message: str, *, send: bool = True) -> None:
         """Rows the operator dropped because an expression failed on them: each one counts."""
         m = self.metrics
         m.exceptions_total += count - 1
         m.exception(message)
         log.warning("rule %s: operator %s dropped %d row(s): %s",
                     self.rule_id, self.op.name, count, message)
-        if self.options.send_error:
+        if self.options.send_error and send:
             for _ in range(count):
                 forward_control(self.outputs, ErrorMessage(message))
 

@@ -1,6 +1,7 @@
 """Rule options in eKuiper's names, parsed into a frozen dataclass with eKuiper's defaults."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -8,7 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kuiper.catalog.defs import RuleDef
 from kuiper.errors import ConfigError
+from kuiper.runtime.conf import canonical, kuiper_conf, merge, section
 
 log = logging.getLogger(__name__)
 
@@ -201,3 +204,20 @@ def _json_depth(raw: Mapping[str, Any]) -> int:
         raise ConfigError(f"option 'maxJsonDepth' must be at most {MAX_JSON_DEPTH}, got {depth}",
                           hint="JSON documents nested deeper than 1024 levels are not decoded")
     return depth
+
+
+def rule_defaults(root: str) -> dict[str, Any]:
+    """The `rule:` section of the root's effective kuiper.yaml (defaults for every rule),
+    with option names spelled as rules spell them (env variables give lower case)."""
+    return canonical(section(kuiper_conf(root), "rule"), _KNOWN | _PASSIVE)
+
+
+def effective_options(root: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A rule's `options` laid over the global defaults (nested objects such as
+    `restartStrategy` merge key by key, as eKuiper unmarshals a rule over its defaults)."""
+    return merge(rule_defaults(root), dict(raw or {}))
+
+
+def with_rule_defaults(root: str, rule: RuleDef) -> RuleDef:
+    """`rule` as planned and run: its options laid over the root's global defaults."""
+    return dataclasses.replace(rule, options=effective_options(root, rule.options))

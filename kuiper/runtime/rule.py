@@ -33,7 +33,12 @@ from kuiper.runtime.context import (
     maybe_await,
 )
 from kuiper.runtime.metrics import RuleStatus
-from kuiper.runtime.options import RestartStrategy, RuleOptions, parse_rule_options
+from kuiper.runtime.options import (
+    RestartStrategy,
+    RuleOptions,
+    effective_options,
+    parse_rule_options,
+)
 from kuiper.runtime.source_node import SourceNode
 from kuiper.runtime.topology import Topology, build_topology
 from kuiper.state import checkpoint
@@ -133,14 +138,15 @@ class RuleRunner:
         self.rule_id = plan.rule.id
         self.root = root
         self.clock = clock or SystemClock()
-        self.options = options or parse_rule_options(plan.rule.options)
+        raw_options = effective_options(root, plan.rule.options)
+        self.options = options or parse_rule_options(raw_options)
         if self.options.is_event_time and not plan.is_windowed:
             log.info("rule %s: isEventTime only changes windowed rules; this one has no window",
                      self.rule_id)
         if self.options.concurrency > 1:
             log.info("rule %s: concurrency %d runs as 1 (keeps order)",
                      self.rule_id, self.options.concurrency)
-        self.policy = checkpoint_policy(self.options, dict(plan.rule.options or {}))
+        self.policy = checkpoint_policy(self.options, raw_options)
         self.tick_ms = tick_ms
         self.topology: Topology | None = None
         self.extension_state: RuleExtensionState | None = None

@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import yaml
 
 from kuiper.api.batch import Batch
 from kuiper.api.contract import Sink
 from kuiper.errors import ConfigError
 from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage
 from kuiper.runtime.clock import Clock, SystemClock
+from kuiper.runtime.conf import canonical, kuiper_conf
+from kuiper.runtime.conf import section as conf_section
 from kuiper.runtime.context import NodeContext, maybe_await
 from kuiper.runtime.metrics import NodeMetrics
 from kuiper.runtime.options import RuleOptions, parse_duration_ms
@@ -153,18 +154,10 @@ def _compile_all(value: Any) -> None:
 
 
 def global_sink_defaults(root: str) -> dict[str, Any]:
-    """The `sink:` section of `{root}/etc/kuiper.yaml` (cache defaults for every sink)."""
-    path = os.path.join(root, "etc", "kuiper.yaml")
-    if not os.path.isfile(path):
-        return {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        log.warning("cannot read %s: %s", path, exc)
-        return {}
-    section = doc.get("sink") if isinstance(doc, dict) else None
-    return {k: section[k] for k in _GLOBAL_KEYS if isinstance(section, dict) and k in section}
+    """The `sink:` section of the root's effective kuiper.yaml (cache defaults for every
+    sink; `KUIPER__SINK__ENABLECACHE=true` and the like override the file)."""
+    section = canonical(conf_section(kuiper_conf(root), "sink"), _GLOBAL_KEYS)
+    return {k: section[k] for k in _GLOBAL_KEYS if k in section}
 
 
 def _select(row: Any, fields: tuple[str, ...], exclude: tuple[str, ...]) -> Any:
