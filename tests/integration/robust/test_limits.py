@@ -152,3 +152,13 @@ def test_limit_defaults() -> None:
     o = parse_rule_options({})
     assert (o.max_message_size, o.max_json_depth, o.max_window_rows) == (
         10 * 1024 * 1024, 512, 10_000_000)
+
+
+def test_limits_from_kuiper_yaml_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kuiper.runtime.options import effective_options
+
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "kuiper.yaml").write_text("rule:\n  maxJsonDepth: 8\n")
+    monkeypatch.setenv("KUIPER__RULE__MAXMESSAGESIZE", "1000")
+    o = parse_rule_options(effective_options(str(tmp_path), {"maxWindowRows": 5}))
+    assert (o.max_message_size, o.max_json_depth, o.max_window_rows) == (1000, 8, 5)
