@@ -7,7 +7,7 @@ what paho writes collects in `wbuf`, sent by the owner in one `send` per loop it
 With a batch handler (`on_publishes`) the PUBLISH packets of a read are parsed by the
 compiled `kuiper._core.mqttwire` instead of one paho call and `MQTTMessage` each: QoS 0/1
 messages (MQTT v5: without properties) go to the handler as lists and their PUBACKs are
-queued at once; every other packet (CONNACK, SUBACK, PINGRESP, QoS 2, v5 properties …) still
+queued at once (with `hold_acks`, handed to the handler in `held_acks` instead); every other packet (CONNACK, SUBACK, PINGRESP, QoS 2, v5 properties …) still
 goes through paho, in stream order. `publish_block` + `mqttwire.append_publish` write QoS 0
 PUBLISH packets without paho. After each read the socket is set to TCP_QUICKACK (see
 `_recv_chunk`).
@@ -48,6 +48,10 @@ class LoopClient(mqtt.Client):
         self.wbuf = bytearray()
         self.on_publishes: PublishesHandler | None = None
         self._reader: Any = None
+        # manual acknowledgement: the PUBACKs of a read are kept in `held_acks` for the
+        # handler (which sends them once the rule has taken the messages), not queued
+        self.hold_acks = False
+        self.held_acks = b""
 
     def read_publishes(self, handler: PublishesHandler, v5: bool) -> bool:
         """Hand QoS 0/1 PUBLISH packets to `handler` in lists; False without the kernel."""
@@ -88,7 +92,9 @@ class LoopClient(mqtt.Client):
             self._rbuf, self._rpos = b"", 0
         else:
             self._rpos, self._partial = pos, status == mqttwire.PARTIAL
-        if acks:
+        if self.hold_acks:
+            self.held_acks = acks or b""
+        elif acks:
             self.wbuf += acks
         if topics:
             try:

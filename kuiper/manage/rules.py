@@ -360,9 +360,7 @@ class RuleManager:
     def state(self, rule_id: str) -> str:
         """eKuiper's brief state for GET /rules: `running`, `stopped` or
         `stopped: <reason>`."""
-        s = self.status(rule_id)
-        text = str(s["status"])
-        return f"{text}: {s['message']}" if s.get("message") and text != "running" else text
+        return self._status(rule_id).brief()
 
     def list(self) -> list[dict[str, Any]]:
         """GET /rules: id, name, tags and brief state of every rule, by id."""
@@ -375,11 +373,14 @@ class RuleManager:
 
     def status(self, rule_id: str) -> dict[str, Any]:
         """GET /rules/{id}/status: state, timestamps and every node's metrics."""
+        return self._status(rule_id).to_json()
+
+    def _status(self, rule_id: str) -> RuleStatus:
         entry = self._entry(rule_id)
         if entry.runner is None:
             state = "error" if entry.error else "stopped"
-            return RuleStatus(status=state, message=entry.error).to_json()
-        return entry.runner.status().to_json()
+            return RuleStatus(status=state, message=entry.error)
+        return entry.runner.status()
 
     def status_all(self) -> dict[str, dict[str, Any]]:
         return {rid: self.status(rid) for rid in self.ids()}

@@ -16,6 +16,7 @@ from kuiper.operators.base import Operator
 from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage, Tick
 from kuiper.runtime.clock import Clock
 from kuiper.runtime.context import NodeContext, maybe_await
+from kuiper.runtime.limits import window_rows_error
 from kuiper.runtime.metrics import NodeMetrics
 from kuiper.runtime.options import RuleOptions
 
@@ -115,6 +116,9 @@ class OperatorNode:
         self.metrics.buffer_length_fn = lambda: inbox.rows
         self.ctx = NodeContext(rule_id, op.name, 0, root)
         self.finished = asyncio.Event()  # set once the operator has seen the end of its input
+        # windows hold rows until they close: at most maxWindowRows, the rest is refused
+        self._row_limit = options.max_window_rows if getattr(
+            op, "holds_window_rows", False) else 0
 
     async def run(self) -> None:
         timer = asyncio.create_task(self._ticks()) if self.op.needs_timer else None
@@ -127,10 +131,15 @@ class OperatorNode:
                 item = await self.inbox.get()
                 if isinstance(item, Batch):
                     self.metrics.records_in_total += item.n
-                    await self._call(self.op.process, item)
+                    batch = self._within_row_limit(item) if self._row_limit else item
+                    if batch.n or batch is item:
+                        await self._call(self.op.process, batch)
                 elif isinstance(item, Input):
                     self.metrics.records_in_total += item.n
-                    await self._call(self.op.process, item.batch, item.index)
+                    batch = (self._within_row_limit(item.batch) if self._row_limit
+                             else item.batch)
+                    if batch.n or batch is item.batch:
+                        await self._call(self.op.process, batch, item.index)
                 elif isinstance(item, Tick):
                     await self._call(self.op.on_time, item.now_ms)
                 elif isinstance(item, ErrorMessage):
@@ -184,6 +193,17 @@ class OperatorNode:
             self.metrics.records_out_total += await self._forward_with_errors(out, positioned)
             return
         self.metrics.records_out_total += await forward(self.outputs, out)
+
+    def _within_row_limit(self, batch: Batch) -> Batch:
+        """The rows of `batch` the window has room for; the others are refused, each
+        counted as an exception (and an error row with sendError)."""
+        held = int(self.op.state_size())  # type: ignore[attr-defined]
+        room = max(self._row_limit - held, 0)
+        if batch.n <= room:
+            return batch
+        refused = batch.n - room
+        self._row_errors(refused, window_rows_error(held, refused, self._row_limit))
+        return batch.slice(0, room)
 
     async def _forward_with_errors(self, out: Batch | None, errors: list[tuple[int, str]]) -> int:
         """The output with each row error sent at its position (sendError), in input order."""

@@ -49,6 +49,7 @@ from kuiper.state.kv import KVStore, open_store
 log = logging.getLogger(__name__)
 
 CREATED, RUNNING, STOPPED, ERROR = "created", "running", "stopped", "error"
+MAX_RESTART_DELAY_MS = 24 * 3600 * 1000  # a restart waits at most a day, whatever the strategy
 
 
 def checkpoint_policy(options: RuleOptions, raw: dict[str, Any]) -> CheckpointPolicy:
@@ -121,8 +122,12 @@ def _state_name(node: Any) -> tuple[str, Any]:
 def restart_delay_ms(strategy: RestartStrategy, attempt: int) -> float:
     """The wait before restart `attempt` (1-based): delay * multiplier^(attempt-1), at most
     maxDelay, then ± jitterFactor of it."""
-    delay = strategy.delay_ms * strategy.multiplier ** max(attempt - 1, 0)
+    try:
+        delay = strategy.delay_ms * strategy.multiplier ** max(attempt - 1, 0)
+    except OverflowError:
+        delay = MAX_RESTART_DELAY_MS
     delay = min(delay, strategy.max_delay_ms) if strategy.max_delay_ms > 0 else delay
+    delay = min(delay, MAX_RESTART_DELAY_MS)
     if strategy.jitter_factor > 0:
         delay *= 1 + strategy.jitter_factor * random.uniform(-1.0, 1.0)  # noqa: S311
     return max(delay, 0.0)
@@ -177,6 +182,7 @@ class RuleRunner:
         self._done = asyncio.Event()
         self._last_start_ms = 0
         self._last_stop_ms = 0
+        self._next_start_ms = 0  # a restart is due then (0: none pending)
         self._closing = False
         self._stop_requested = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -233,6 +239,7 @@ class RuleRunner:
             ctx.bind_failure(self._extension_failed)
 
     async def _launch(self) -> None:
+        self._next_start_ms = 0
         self._closing = False
         self._failing = None
         self._failure = ""
@@ -400,6 +407,8 @@ class RuleRunner:
 
     def _ended(self, state: str, message: str) -> None:
         """The nodes are down: restart per the strategy, or settle in `state`."""
+        if self._stop_requested and state == ERROR:  # a stop asked for while failing wins
+            state, message = STOPPED, "canceled manually"
         self._state, self._message = state, message
         self._last_stop_ms = self.clock.now_ms()
         if state == ERROR and self._may_restart():
@@ -409,6 +418,7 @@ class RuleRunner:
             self._message = (f"{message} (restarting in {delay:.0f} ms, "
                              f"attempt {self.restarts} of {attempts})")
             log.warning("rule %s: %s", self.rule_id, self._message)
+            self._next_start_ms = self._last_stop_ms + int(delay)
             self._restart_task = asyncio.create_task(
                 self._restart_later(delay), name=f"rule-{self.rule_id}-restart")
             return
@@ -448,6 +458,7 @@ class RuleRunner:
         if self._restart_task is not None and not self._restart_task.done():
             self._cancel_restart()
             self._state, self._message = STOPPED, "canceled manually"
+            self._last_stop_ms = self.clock.now_ms()
             self._finished()
             return
         if self._state != RUNNING:
@@ -481,6 +492,9 @@ class RuleRunner:
             message=self._message,
             last_start_ms=self._last_start_ms,
             last_stop_ms=self._last_stop_ms,
+            next_start_ms=self._next_start_ms if self._restart_task is not None
+            and not self._restart_task.done() else 0,
+            restarts=self.restarts,
         )
 
     def metrics(self) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from kuiper.planner.physical import SourceSpec
 from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage
 from kuiper.runtime.clock import Clock
 from kuiper.runtime.context import NodeContext, maybe_await
+from kuiper.runtime.limits import blank_long_lines, oversized, size_error
 from kuiper.runtime.metrics import NodeMetrics
 from kuiper.runtime.node import Input, InputEnd
 from kuiper.runtime.options import RuleOptions
@@ -129,6 +130,13 @@ class SourceNode:
         self.until: asyncio.Event | None = None
         self.source = source
         self.decoder = decoder
+        if hasattr(decoder, "max_depth"):  # JSON: the rule's maxJsonDepth
+            decoder.max_depth = options.max_json_depth
+        # qos >= 1: a source that acknowledges its input (MQTT) does so once it is taken
+        self._handed_off = None
+        if options.qos >= 1 and hasattr(source, "manual_ack"):
+            source.manual_ack = True
+            self._handed_off = source.handed_off
         self.options = options
         self.clock = clock
         self.outputs = outputs
@@ -300,6 +308,10 @@ class SourceNode:
                         item = part if self.input_index is None else Input(part, self.input_index)
                         for ch in self.outputs:
                             await ch.put(item)  # type: ignore[arg-type]
+            if self._handed_off is not None:
+                emits = sum(1 for it in taken if it[0] == PAYLOADS)
+                if emits:
+                    self._handed_off(emits)
             last = taken[-1]
             if last[0] == ERROR:
                 self._error_item(last[1])
@@ -364,8 +376,13 @@ class SourceNode:
                 self._message_base += len(rows)
             elif kind == PAYLOADS:
                 payloads = [p for it in run for p in it[1]]
-                batch, errors = self.decoder.decode_payloads(payloads)
                 meta = _payload_meta(run)
+                big = oversized(payloads, self.options.max_message_size)
+                if big:
+                    limit = self.options.max_message_size
+                    too_big = [(i + 1, size_error(len(payloads[i]), limit)) for i in big]
+                    payloads, meta, numbers = _without(payloads, meta, big)
+                batch, errors = self.decoder.decode_payloads(payloads)
                 if meta and batch.n != len(payloads):
                     # rows of the payloads that decoded, when each payload is one row or an error
                     failed = {num - 1 for num, _ in errors}
@@ -378,11 +395,19 @@ class SourceNode:
                 elif meta and len(payloads) == 1 and batch.n:  # one payload of many rows
                     only = {k: c.to_pylist()[0] for k, c in meta.items()}
                     batch.meta = {k: Column.constant(v, batch.n) for k, v in only.items()}
+                if big:  # numbers in the run as it arrived, the oversized ones included
+                    errors = sorted([(numbers[num - 1] if 0 < num <= len(numbers) else num, msg)
+                                     for num, msg in errors] + too_big, key=lambda e: e[0])
                 base, what = self._message_base, "message"
-                self._message_base += len(payloads)
+                self._message_base += len(payloads) + len(big)
             else:
                 chunk = run[0][1] if len(run) == 1 else _join_lines([it[1] for it in run])
+                chunk, long = blank_long_lines(chunk, self.options.max_message_size)
                 batch, errors = self.decoder.decode_lines(chunk)
+                if long:
+                    limit = self.options.max_message_size
+                    errors = sorted(errors + [(i + 1, size_error(n, limit)) for i, n in long],
+                                    key=lambda e: e[0])
                 if run[0][2] and batch.n:  # the rows' common metadata (the file source's file)
                     batch.meta = {k: Column.constant(v, batch.n) for k, v in run[0][2].items()}
                 base, what = self._line_base, "line"
@@ -431,6 +456,18 @@ class SourceNode:
         if self.options.send_error:
             for ch in self.outputs:
                 ch.put_control(ErrorMessage(text))
+
+
+def _without(payloads: list[bytes], meta: dict[str, Column] | None, drop: list[int]
+             ) -> tuple[list[bytes], dict[str, Column] | None, list[int]]:
+    """The payloads (and their meta rows) but those at `drop`, and the 1-based number of each
+    kept payload in the original list."""
+    keep = np.ones(len(payloads), dtype=np.bool_)
+    keep[drop] = False
+    if meta:
+        meta = {k: c.filter(keep) for k, c in meta.items()}
+    numbers = [i + 1 for i in np.flatnonzero(keep).tolist()]
+    return [payloads[i - 1] for i in numbers], meta, numbers
 
 
 def _interleave(batch: Batch, deferred: Deferred) -> list[tuple[Batch, str | None]]:
