@@ -27,6 +27,7 @@ from kuiper.runtime.clock import Clock
 from kuiper.runtime.metrics import RuleStatus
 from kuiper.runtime.options import parse_rule_options
 from kuiper.runtime.rule import RuleRunner
+from kuiper.runtime.shared_source import shared_sources
 from kuiper.runtime.sink_node import SinkProps
 from kuiper.runtime.topology import build_source
 from kuiper.state import checkpoint
@@ -168,12 +169,14 @@ class RuleManager:
         return to_start
 
     async def start_all(self, rule_ids: list[str]) -> None:
-        """Start restored rules; a failure is logged and shown in that rule's status."""
-        for rid in rule_ids:
-            try:
-                await self.start(rid, persist=False)
-            except KuiperError as exc:
-                log.error("rule %s not restarted: %s", rid, exc)
+        """Start restored rules; a failure is logged and shown in that rule's status. Rules
+        reading one bounded source (a file) share one read of it."""
+        with shared_sources().hold():
+            for rid in rule_ids:
+                try:
+                    await self.start(rid, persist=False)
+                except KuiperError as exc:
+                    log.error("rule %s not restarted: %s", rid, exc)
 
     # --- lifecycle -----------------------------------------------------------------------------
     async def create(self, body: dict[str, Any] | str | bytes, rule_id: str | None = None) -> str:

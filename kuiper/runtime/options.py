@@ -111,6 +111,7 @@ class RuleOptions:
     restart_strategy: RestartStrategy = field(default_factory=RestartStrategy)
     max_batch_size: int = 8192
     buffer_full_policy: str = BLOCK
+    shared_source: bool = True  # kuiper's own: false = never read through a shared source
     unknown: tuple[str, ...] = ()
 
     @property
@@ -121,7 +122,7 @@ class RuleOptions:
 _KNOWN = {
     "isEventTime", "lateTolerance", "concurrency", "bufferLength", "sendMetaToSink", "sendError",
     "sendNilField", "qos", "checkpointInterval", "restartStrategy", "maxBatchSize",
-    "bufferFullPolicy", "disableBufferFullDiscard",
+    "bufferFullPolicy", "disableBufferFullDiscard", "sharedSource",
 }
 
 
@@ -158,5 +159,6 @@ def parse_rule_options(raw: Mapping[str, Any] | None) -> RuleOptions:
         restart_strategy=RestartStrategy.parse(raw.get("restartStrategy")),
         max_batch_size=_int(raw, "maxBatchSize", 8192, 1),
         buffer_full_policy=policy,
+        shared_source=_bool(raw, "sharedSource", True),
         unknown=unknown,
     )

@@ -34,6 +34,7 @@ from kuiper.runtime.context import (
 )
 from kuiper.runtime.metrics import RuleStatus
 from kuiper.runtime.options import RestartStrategy, RuleOptions, parse_rule_options
+from kuiper.runtime.shared_source import SourceTap, may_share
 from kuiper.runtime.source_node import SourceNode
 from kuiper.runtime.topology import Topology, build_topology
 from kuiper.state import checkpoint
@@ -201,6 +202,10 @@ class RuleRunner:
     def _bind_contexts(self, topo: Topology, state: RuleExtensionState) -> None:
         """Every node context and function call site gets its state scope and the failure hook."""
         for node in (*topo.sources, *topo.operators, *topo.sinks):
+            if isinstance(node, SourceTap):
+                name = node.spec.name
+                node.shared.bind_state(state.instance(name, 0))
+                continue
             ctx = getattr(node, "ctx", None)
             if isinstance(ctx, NodeContext):
                 ctx.bind_state(state.instance(ctx.get_op_id(), ctx.get_instance_id()))
@@ -215,7 +220,9 @@ class RuleRunner:
         self._failing = None
         self._failure = ""
         state = self._bind_state()
-        topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms)
+        share = may_share(self.plan, self.options, self.policy.persistent)
+        topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms,
+                              share=share)
         self.topology = topo
         self._bind_contexts(topo, state)
         self._rewind_sources(topo)
@@ -228,13 +235,18 @@ class RuleRunner:
         self._tasks += [
             asyncio.create_task(o.run(), name=f"{name}-op-{o.op.name}") for o in topo.operators
         ]
+        own = [s for s in topo.sources if isinstance(s, SourceNode)]
         self._tasks += [
-            asyncio.create_task(s.run(), name=f"{name}-src-{s.spec.name}") for s in topo.sources
+            asyncio.create_task(s.run(), name=f"{name}-src-{s.spec.name}") for s in own
         ]
         self._connectors = [
             asyncio.create_task(s.run_connector(), name=f"{name}-conn-{s.spec.name}")
-            for s in topo.sources
+            for s in own
         ]
+        for tap in topo.sources:
+            if isinstance(tap, SourceTap):  # a shared source feeds the rule from now on
+                tap.on_fail = self._extension_failed
+                tap.attach()
         self._aux = []
         if self.checkpointer is not None and self.policy.periodic:
             # self._tasks: the sinks' then the operators' (then the sources')

@@ -130,6 +130,10 @@ class SourceNode:
         self.options = options
         self.clock = clock
         self.outputs = outputs
+        # who gets the batches: this node itself (its outputs, input_index and options), or
+        # the rules subscribed to a shared source (`shared_source.SourceTap`s)
+        self.taps: tuple[Any, ...] = (self,)
+        self.closed = False
         self.metrics = NodeMetrics("source", spec.name, track_drops=options.drops_oldest)
         self.ctx = SourceContext(self, rule_id, spec.name, root)
         self._pending: deque[tuple[str, Any, Any, int]] = deque()
@@ -278,9 +282,7 @@ class SourceNode:
                 for start in range(0, batch.n, max_rows):
                     part = batch if batch.n <= max_rows else batch.slice(start, start + max_rows)
                     self.metrics.records_out_total += part.n
-                    item = part if self.input_index is None else Input(part, self.input_index)
-                    for ch in self.outputs:
-                        await ch.put(item)  # type: ignore[arg-type]
+                    await self._deliver(part)
             last = taken[-1]
             if last[0] == ERROR:
                 self._error_item(last[1])
@@ -288,12 +290,29 @@ class SourceNode:
                 self.loaded.set()
                 if self.is_table:
                     return  # a table's end ends nothing: the streams decide when a rule is done
-                end = (EndOfInput(str(last[1] or "")) if self.input_index is None
-                       else InputEnd(str(last[1] or ""), self.input_index))
-                for ch in self.outputs:
-                    ch.put_control(end)
+                for tap in self.taps:
+                    end = (EndOfInput(str(last[1] or "")) if tap.input_index is None
+                           else InputEnd(str(last[1] or ""), tap.input_index))
+                    for ch in tap.outputs:
+                        ch.put_control(end)
                 return
             self._idle.set()
+
+    async def _deliver(self, part: Batch) -> None:
+        """Hand a batch to every subscriber: this node's own outputs, or (a shared source) each
+        rule reading it, which gets its own shallow copy (columns are shared, never copied)."""
+        taps = self.taps
+        for tap in taps:
+            if tap.closed:
+                continue
+            item: Any = part
+            if len(taps) > 1:
+                item = Batch(dict(part.columns), part.n, part.timestamps, part.meta,
+                             part.emission_bounds)
+            if tap.input_index is not None:
+                item = Input(item, tap.input_index)
+            for ch in tap.outputs:
+                await ch.put(item)
 
     def _decode(self, items: list[tuple[str, Any, Any, int]]) -> list[Batch]:
         """Decode runs of same-kind items; one batch per hand-off where possible."""
@@ -383,9 +402,10 @@ class SourceNode:
         self._forward_error(text)
 
     def _forward_error(self, text: str) -> None:
-        if self.options.send_error:
-            for ch in self.outputs:
-                ch.put_control(ErrorMessage(text))
+        for tap in self.taps:
+            if tap.options.send_error and not tap.closed:
+                for ch in tap.outputs:
+                    ch.put_control(ErrorMessage(text))
 
 
 async def _first_of(*events: asyncio.Event) -> None:
