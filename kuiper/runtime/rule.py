@@ -233,7 +233,8 @@ class RuleRunner:
         name = f"rule-{self.rule_id}"
         self._tasks = [asyncio.create_task(s.run(), name=f"{name}-sink-{s.name}") for s in topo.sinks]
         self._tasks += [
-            asyncio.create_task(o.run(), name=f"{name}-op-{o.op.name}") for o in topo.operators
+            asyncio.create_task(o.run(), name=f"{name}-op-{o.op.name}")
+            for o in (topo.operators if not topo.fused else ())
         ]
         own = [s for s in topo.sources if isinstance(s, SourceNode)]
         self._tasks += [

@@ -26,10 +26,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from kuiper.api.batch import Batch
+from kuiper.errors import PluginError
 from kuiper.planner.physical import PhysicalPlan, SourceSpec
-from kuiper.runtime.channel import Channel
+from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage
 from kuiper.runtime.clock import Clock
 from kuiper.runtime.metrics import NodeMetrics
+from kuiper.runtime.node import OperatorNode
 from kuiper.runtime.options import RuleOptions
 from kuiper.runtime.registry import build_decoder, build_source
 from kuiper.runtime.source_node import SourceNode
@@ -63,30 +66,97 @@ def _union(a: list[str] | None, b: list[str] | None) -> list[str] | None:
 
 
 class SourceTap:
-    """One rule's subscription to a shared source: the rule topology's source node."""
+    """One rule's subscription to a shared source: the rule topology's source node.
 
-    __slots__ = ("shared", "spec", "outputs", "input_index", "options", "closed", "on_fail",
-                 "attached")
+    Each batch reaches the rule as a new Batch over the same column arrays, holding only the
+    columns the rule reads (what its own decoder would have made). With `fuse` (its operators
+    all `runs_inline`: filters, projections, ...), the shared hand-off runs the rule's
+    operators itself and puts only non-empty results into the rule's sink channels: an
+    idle or non-matching rule costs no task switch."""
+
+    __slots__ = ("shared", "spec", "outputs", "options", "closed", "failed", "on_fail",
+                 "attached", "chain")
     is_table = False
     track_offsets = False
     offset = None
+    input_index = None
 
     def __init__(self, shared: SharedSource, spec: SourceSpec, outputs: list[Channel],
                  options: RuleOptions) -> None:
         self.shared = shared
         self.spec = spec
         self.outputs = outputs
-        self.input_index: int | None = None
         self.options = options
         self.closed = False
+        self.failed = False
         self.attached = False
         self.on_fail: FailureHandler | None = None
+        self.chain: tuple[OperatorNode, ...] = ()
+
+    def fuse(self, chain: list[OperatorNode]) -> None:
+        """Run these operator nodes inline; the batches then go to the last one's outputs."""
+        outputs = chain[-1].outputs
+        for node in chain:  # an operator's error message goes straight on to the sinks
+            node.outputs = outputs
+        self.chain = tuple(chain)
+        self.outputs = outputs
 
     @property
     def metrics(self) -> NodeMetrics:
         """The shared source's counters (what it read and decoded for all its rules)."""
         return self.shared.node.metrics
 
+    # --- fed by the shared source's hand-off loop ----------------------------------------
+    async def deliver(self, part: Batch) -> None:
+        if self.failed:
+            return
+        cols = part.columns
+        fields = self.spec.fields
+        cols = dict(cols) if fields is None else {k: cols[k] for k in fields if k in cols}
+        batch: Batch | None = Batch(cols, part.n, part.timestamps, part.meta,
+                                    part.emission_bounds)
+        for node in self.chain:
+            try:
+                batch = node.process_now(batch)  # type: ignore[arg-type]
+            except PluginError as exc:
+                self._fail(node, exc)
+                return
+            if batch is None:
+                return
+        for ch in self.outputs:
+            await ch.put(batch)  # type: ignore[arg-type]
+
+    async def end(self, message: str) -> None:
+        """End of input: each fused operator finishes (its output runs through the rest)."""
+        chain = self.chain
+        for i, node in enumerate(chain):
+            try:
+                out = node.call_now(node.op.finish)
+                for later in chain[i + 1:]:
+                    if out is None:
+                        break
+                    out = later.process_now(out)
+            except PluginError as exc:
+                self._fail(node, exc)
+                return
+            node.finished.set()
+            if out is not None:
+                for ch in self.outputs:
+                    await ch.put(out)
+        for ch in self.outputs:
+            ch.put_control(EndOfInput(message))
+
+    def forward_error(self, text: str) -> None:
+        if self.options.send_error:
+            for ch in self.outputs:
+                ch.put_control(ErrorMessage(text))
+
+    def _fail(self, node: OperatorNode, exc: BaseException) -> None:
+        self.failed = True
+        if self.on_fail is not None:
+            self.on_fail(f"op {node.op.name}", exc)
+
+    # --- the rule's side -----------------------------------------------------------------
     def attach(self) -> None:
         """Start receiving the shared source's batches (the rule's nodes are about to run)."""
         if not self.attached and not self.closed:

@@ -282,7 +282,9 @@ class SourceNode:
                 for start in range(0, batch.n, max_rows):
                     part = batch if batch.n <= max_rows else batch.slice(start, start + max_rows)
                     self.metrics.records_out_total += part.n
-                    await self._deliver(part)
+                    for tap in self.taps:
+                        if not tap.closed:
+                            await tap.deliver(part)
             last = taken[-1]
             if last[0] == ERROR:
                 self._error_item(last[1])
@@ -291,28 +293,27 @@ class SourceNode:
                 if self.is_table:
                     return  # a table's end ends nothing: the streams decide when a rule is done
                 for tap in self.taps:
-                    end = (EndOfInput(str(last[1] or "")) if tap.input_index is None
-                           else InputEnd(str(last[1] or ""), tap.input_index))
-                    for ch in tap.outputs:
-                        ch.put_control(end)
+                    if not tap.closed:
+                        await tap.end(str(last[1] or ""))
                 return
             self._idle.set()
 
-    async def _deliver(self, part: Batch) -> None:
-        """Hand a batch to every subscriber: this node's own outputs, or (a shared source) each
-        rule reading it, which gets its own shallow copy (columns are shared, never copied)."""
-        taps = self.taps
-        for tap in taps:
-            if tap.closed:
-                continue
-            item: Any = part
-            if len(taps) > 1:
-                item = Batch(dict(part.columns), part.n, part.timestamps, part.meta,
-                             part.emission_bounds)
-            if tap.input_index is not None:
-                item = Input(item, tap.input_index)
-            for ch in tap.outputs:
-                await ch.put(item)
+    # --- what this node's own rule gets (a shared source has `SourceTap`s instead) --------
+    async def deliver(self, part: Batch) -> None:
+        item: Any = part if self.input_index is None else Input(part, self.input_index)
+        for ch in self.outputs:
+            await ch.put(item)
+
+    async def end(self, message: str) -> None:
+        end = (EndOfInput(message) if self.input_index is None
+               else InputEnd(message, self.input_index))
+        for ch in self.outputs:
+            ch.put_control(end)
+
+    def forward_error(self, text: str) -> None:
+        if self.options.send_error:
+            for ch in self.outputs:
+                ch.put_control(ErrorMessage(text))
 
     def _decode(self, items: list[tuple[str, Any, Any, int]]) -> list[Batch]:
         """Decode runs of same-kind items; one batch per hand-off where possible."""
@@ -403,9 +404,8 @@ class SourceNode:
 
     def _forward_error(self, text: str) -> None:
         for tap in self.taps:
-            if tap.options.send_error and not tap.closed:
-                for ch in tap.outputs:
-                    ch.put_control(ErrorMessage(text))
+            if not tap.closed:
+                tap.forward_error(text)
 
 
 async def _first_of(*events: asyncio.Event) -> None:

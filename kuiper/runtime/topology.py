@@ -20,7 +20,7 @@ from kuiper.planner.physical import PhysicalPlan
 from kuiper.runtime import registry
 from kuiper.runtime.channel import Channel
 from kuiper.runtime.clock import Clock
-from kuiper.runtime.node import OperatorNode
+from kuiper.runtime.node import OperatorNode, runs_inline
 from kuiper.runtime.options import RuleOptions
 from kuiper.runtime.shared_source import SourceTap, shared_sources
 from kuiper.runtime.sink_node import SinkNode, SinkProps
@@ -34,6 +34,7 @@ class Topology:
     sources: list[SourceNode | SourceTap] = field(default_factory=list)
     operators: list[OperatorNode] = field(default_factory=list)
     sinks: list[SinkNode] = field(default_factory=list)
+    fused: bool = False  # the operators run in the shared source's hand-off (no tasks)
 
     def nodes_metrics(self) -> list[Any]:
         return [n.metrics for n in (*self.sources, *self.operators, *self.sinks)]
@@ -117,4 +118,7 @@ def build_topology(
     for node in (*topo.operators, *topo.sinks):
         inbox = node.inbox
         inbox.on_drop = node.metrics.dropped
+    if share and topo.operators and all(runs_inline(n.op) for n in topo.operators):
+        topo.sources[0].fuse(topo.operators)  # type: ignore[union-attr]
+        topo.fused = True
     return topo
