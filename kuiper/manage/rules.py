@@ -362,9 +362,12 @@ class RuleManager:
     def state(self, rule_id: str) -> str:
         """eKuiper's brief state for GET /rules: `running`, `stopped` or
         `stopped: <reason>`."""
-        s = self.status(rule_id)
-        text = str(s["status"])
-        return f"{text}: {s['message']}" if s.get("message") and text != "running" else text
+        entry = self._entry(rule_id)  # no metrics: GET /rules stays cheap with many rules
+        if entry.runner is None:
+            text, message = ("error" if entry.error else "stopped"), entry.error
+        else:
+            text, message = entry.runner.brief()
+        return f"{text}: {message}" if message and text != "running" else text
 
     def list(self) -> list[dict[str, Any]]:
         """GET /rules: id, name, tags and brief state of every rule, by id."""

@@ -421,6 +421,10 @@ class RuleRunner:
             return False
         return True
 
+    def brief(self) -> tuple[str, str]:
+        """(state, message) as `status()` has them, without collecting the metrics."""
+        return (self._state if self._state != CREATED else STOPPED), self._message
+
     def status(self) -> RuleStatus:
         nodes = self.topology.nodes_metrics() if self.topology else []
         return RuleStatus(
