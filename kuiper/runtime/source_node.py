@@ -98,6 +98,10 @@ class SourceContext(NodeContext):
     async def drain(self) -> None:
         await self._node.wait_for_room()
 
+    def has_room(self) -> bool:
+        """Whether `drain()` would return at once (the engine takes more emits now)."""
+        return self._node.has_room()
+
 
 class SourceNode:
     """One stream's connector plus its decoder and the hand-off loop."""
@@ -196,6 +200,9 @@ class SourceNode:
         if self._pending_rows >= self._high_water:
             self._room.clear()
         self._wake.set()
+
+    def has_room(self) -> bool:
+        return self._pending_rows < self._high_water or self._stopping
 
     async def wait_for_room(self) -> None:
         while self._pending_rows >= self._high_water and not self._stopping:
