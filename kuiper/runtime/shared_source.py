@@ -191,12 +191,13 @@ class SharedSource:
         self.node.ctx.bind_failure(self._fail_all)
         self.bounded = bool(getattr(source, "bounded", False))
         self.opened = False
+        self.ended = False  # the hand-off loop has returned (end of input) or crashed
         self.closed = False
         self._tasks: list[asyncio.Task[Any]] = []
 
     @property
     def joinable(self) -> bool:
-        return not self.closed and not (self.bounded and self.opened)
+        return not self.closed and not self.ended and not (self.bounded and self.opened)
 
     @property
     def subscribers(self) -> int:
@@ -252,7 +253,7 @@ class SharedSource:
         await self.node.run_connector()
 
     def _handoff_done(self, task: asyncio.Task[Any]) -> None:
-        self.opened = True  # ended (or crashed): a new subscriber needs a new source
+        self.ended = True  # a new subscriber needs a new source
         if not task.cancelled() and task.exception() is not None:
             self._fail_all(f"source {self.node.spec.name}", task.exception())  # type: ignore[arg-type]
 

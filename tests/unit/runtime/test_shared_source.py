@@ -235,3 +235,36 @@ def test_a_bounded_source_already_read_is_read_again_for_a_later_rule(tmp_path):
 
     run(main())
     assert flat(RESULTS["f1"]) == flat(RESULTS["f2"]) == [{"ts": i} for i in range(50)]
+
+
+def test_a_failing_plugin_fails_only_its_rule(tmp_path):
+    from runtime_helpers import CONTEXTS, MapOp, make_plan, stream
+
+    from kuiper.errors import PluginError
+
+    def boom(batch):
+        raise PluginError("plugin function f crashed")
+
+    src = stream(source_type="test_push", datasource=f"p-{tmp_path.name}")
+    good = make_plan(src, [MapOp()], [{"test_collect": {"key": "good"}}], rule_id="good")
+    bad = make_plan(src, [MapOp(fn=boom)], [{"test_collect": {"key": "bad"}}], rule_id="bad")
+
+    async def main() -> tuple[str, str]:
+        rg, rb = RuleRunner(good, str(tmp_path)), RuleRunner(bad, str(tmp_path))
+        await rg.start()
+        await rb.start()
+        assert rg.topology.fused and rb.topology.fused
+        await wait_until(lambda: src.datasource in CONTEXTS)
+        CONTEXTS[src.datasource].emit({"a": 1})
+        await wait_until(lambda: rb.state == "error")
+        CONTEXTS[src.datasource].emit({"a": 2})
+        await wait_until(lambda: len(flat(RESULTS["good"])) == 2)
+        state = rg.state
+        message = rb.status().message
+        await rg.stop()
+        return state, message
+
+    state, message = run(main())
+    assert state == "running"
+    assert message == "op 2_project: plugin function f crashed"
+    assert not RESULTS["bad"]
