@@ -6,7 +6,12 @@ the reference figures printed beside kuiper's (orjson per line; a plain Python l
 whole workload with orjson). Several runs, median reported. Results are checked against a
 per-event reference.
 
-    python benchmarks/throughput.py --data /tmp/events-1m.jsonl [--runs 5]
+    python benchmarks/throughput.py --data /tmp/events-1m.jsonl [--runs 5] [--bad-every 10000]
+
+`--bad-every N` adds the mode `nop_bad`: W1 -> nop on a copy of the input with one malformed
+line after every N lines (skipped and counted by the rule), printed beside the clean `nop`.
+The ratios printed at the end are kuiper's rate over the orjson-per-line floor, and the bad
+input's rate over the clean one.
 """
 from __future__ import annotations
 
@@ -52,8 +57,9 @@ elif mode == "python_loop":
 else:
     from kuiper.cli.run import run_paths
     import kuiper.io  # noqa: F401  (connectors register on import)
+    streams = work + ("/streams_bad.sql" if mode.endswith("_bad") else "/streams.sql")
     t0 = time.perf_counter()
-    metrics = run_paths([work + "/streams.sql", work + "/rule_" + mode + ".json"], root=work)
+    metrics = run_paths([streams, work + "/rule_" + mode + ".json"], root=work)
     dt = time.perf_counter() - t0
     m = metrics["w1_" + mode]
     n = sum(v for k, v in m.items() if k.startswith("source_") and k.endswith("records_in_total"))
@@ -64,15 +70,34 @@ print(json.dumps({"events": n, "seconds": dt, "out": out, "rss_mb": rss}))
 '''
 
 
-def setup_root(work: Path, data: Path) -> None:
+BAD_LINE = b'{"deviceId": "dev-bad", "temperature": , "humidity": 1}\n'
+
+
+def setup_root(work: Path, data: Path, bad_data: Path | None = None) -> None:
     (work / "etc" / "sources").mkdir(parents=True, exist_ok=True)
     (work / "etc" / "sources" / "file.yaml").write_text(
         "default:\n  fileType: lines\nbench:\n  fileType: lines\n")
     (work / "streams.sql").write_text(STREAM.format(path=str(data.resolve())))
-    for sink, props in (("nop", {}), ("file", {"path": str(work / "out.jsonl"), "fileType": "lines"})):
-        rule = {"id": f"w1_{sink}", "sql": W1, "actions": [{sink: props}],
+    if bad_data is not None:
+        (work / "streams_bad.sql").write_text(STREAM.format(path=str(bad_data.resolve())))
+    for mode, sink, props in (("nop", "nop", {}), ("nop_bad", "nop", {}),
+                              ("file", "file", {"path": str(work / "out.jsonl"),
+                                                "fileType": "lines"})):
+        rule = {"id": f"w1_{mode}", "sql": W1, "actions": [{sink: props}],
                 "options": {"bufferLength": 64}}
-        (work / f"rule_{sink}.json").write_text(json.dumps(rule))
+        (work / f"rule_{mode}.json").write_text(json.dumps(rule))
+
+
+def write_bad_copy(data: Path, out: Path, every: int) -> int:
+    """`data` with BAD_LINE after every `every` lines; the number of bad lines written."""
+    bad = 0
+    with open(data, "rb") as src, open(out, "wb") as dst:
+        for no, line in enumerate(src, 1):
+            dst.write(line)
+            if no % every == 0:
+                dst.write(BAD_LINE)
+                bad += 1
+    return bad
 
 
 def reference(data: Path) -> list[dict]:
@@ -110,6 +135,8 @@ def main() -> None:
     ap.add_argument("--data", default="/tmp/events-1m.jsonl")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--modes", default="orjson_loads,python_loop,nop,file")
+    ap.add_argument("--bad-every", type=int, default=0, metavar="N",
+                    help="also run W1 -> nop with one malformed line per N lines (nop_bad)")
     a = ap.parse_args()
     data = Path(a.data)
     if not data.exists():
@@ -118,18 +145,34 @@ def main() -> None:
     expected = reference(data)
     print(f"input {data} ({os.path.getsize(data) / 1e6:.1f} MB); reference: {len(expected)} result rows")
     print(f"{'mode':<14}{'events/s (median)':>20}{'best':>14}{'peak RSS MB':>14}{'rows out':>12}  check")
+    modes = a.modes.split(",")
+    if a.bad_every and "nop_bad" not in modes:
+        modes.append("nop_bad")
+    medians: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        setup_root(work, data)
-        for mode in a.modes.split(","):
-            results = [run_child(mode, data, work) for _ in range(a.runs)]
+        bad_data, bad_lines = None, 0
+        if a.bad_every:
+            bad_data = work / "events-bad.jsonl"
+            bad_lines = write_bad_copy(data, bad_data, a.bad_every)
+            print(f"nop_bad input: {bad_lines} malformed lines (one per {a.bad_every})")
+        setup_root(work, data, bad_data)
+        for mode in modes:
+            source = bad_data if mode == "nop_bad" and bad_data is not None else data
+            results = [run_child(mode, source, work) for _ in range(a.runs)]
             rates = [r["events"] / r["seconds"] for r in results]
+            medians[mode] = statistics.median(rates)
             ok = results[-1]["out"] == (len(expected) if mode != "orjson_loads" else results[-1]["events"])
             if mode == "file":
                 ok = ok and check_file_output(work, expected)
             print(f"{mode:<14}{statistics.median(rates):>20,.0f}{max(rates):>14,.0f}"
                   f"{max(r['rss_mb'] for r in results):>14.1f}{results[-1]['out']:>12}  "
                   f"{('equal to reference' if mode != 'orjson_loads' else 'all lines parsed') if ok else 'MISMATCH'}")
+    if "nop" in medians and "orjson_loads" in medians:
+        print(f"nop / orjson_loads floor: {medians['nop'] / medians['orjson_loads']:.2f}x")
+    if "nop" in medians and "nop_bad" in medians:
+        print(f"nop_bad / nop (1 bad line per {a.bad_every}): "
+              f"{medians['nop_bad'] / medians['nop']:.2f}")
 
 
 if __name__ == "__main__":

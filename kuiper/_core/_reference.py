@@ -180,7 +180,7 @@ def decode_json_lines(buf, start, stop, field_names, field_kinds, dicts, max_row
     names = [bytes(n).decode("utf-8") for n in field_names]
     kinds = [int(k) for k in field_kinds]
     rows: list[dict[int, Any]] = []
-    errors: list[tuple[int, int, str]] = []
+    errors: list[tuple[int, int, str, int]] = []
     pos, line_no = start, 0
     while pos < stop and len(rows) < max_rows:
         nl = data.find(b"\n", pos, stop)
@@ -193,7 +193,7 @@ def decode_json_lines(buf, start, stop, field_names, field_kinds, dicts, max_row
                        for fi, v in rec.items()}
                 rows.append(rec)
             except (_RowError, UnicodeDecodeError) as e:
-                errors.append((pos, line_no, str(e)))
+                errors.append((pos, line_no, str(e), len(rows)))
         elif nl < 0:
             pos = stop
             break
@@ -211,14 +211,14 @@ def decode_json_objects(payloads, field_names, field_kinds, dicts, max_rows=-1):
     names = [bytes(n).decode("utf-8") for n in field_names]
     kinds = [int(k) for k in field_kinds]
     rows: list[tuple[int, dict[int, Any]]] = []
-    errors: list[tuple[int, int, str]] = []
+    errors: list[tuple[int, int, str, int]] = []
     cap = len(payloads) if max_rows < 0 else min(len(payloads), max_rows)
     i = 0
     while i < len(payloads) and len(rows) < cap:
         try:
             rows.append((i, _decode_record(bytes(payloads[i]), names, kinds)))
         except (_RowError, UnicodeDecodeError) as e:
-            errors.append((0, i, str(e)))
+            errors.append((0, i, str(e), len(rows)))
         i += 1
     n = len(rows)
     values = _empty_columns(kinds, n, 3)

@@ -11,7 +11,7 @@ K_BOOLEAN: int
 K_STRING: int
 K_RAW: int
 
-DecodeResult = tuple[list[np.ndarray], list[np.ndarray], int, int, list[tuple[int, int, str]]]
+DecodeResult = tuple[list[np.ndarray], list[np.ndarray], int, int, list[tuple[int, int, str, int]]]
 
 def decode_json_lines(
     buf: Any,

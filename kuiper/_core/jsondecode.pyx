@@ -17,14 +17,16 @@ API
     - Returns ``(values, valid, nrows, end, errors)``: per field a values array (int64 /
       float64 / bool / int32 codes / for RAW an int64 ``(n, 2)`` array of (offset into buf,
       length) of the raw JSON text) and a bool validity array; ``end`` is the offset after the
-      last consumed line; ``errors`` lists ``(line_start_offset, line_index, message)`` with
-      ``line_index`` counted from 0 over every line of this call (blank ones included).
+      last consumed line; ``errors`` lists ``(line_start_offset, line_index, message,
+      rows_before)`` with ``line_index`` counted from 0 over every line of this call (blank
+      ones included) and ``rows_before`` the number of rows decoded before that line (where
+      a caller that decodes the line another way puts its rows back).
 
 ``decode_json_objects(payloads, field_names, field_kinds, dicts, max_rows=-1)``
     The same for a list of separate payloads (``bytes``), one JSON object each (newlines are
     ordinary whitespace here). RAW values are an int64 ``(n, 3)`` array of (payload index,
     offset, length). ``end`` is the number of payloads consumed; errors are
-    ``(0, payload_index, message)``. Rows are the consumed payloads minus the errored ones,
+    ``(0, payload_index, message, rows_before)``. Rows are the consumed payloads minus the errored ones,
     in order.
 
 Semantics
@@ -144,6 +146,7 @@ cdef struct Ctx:
 cdef struct ErrRec:
     Py_ssize_t start
     Py_ssize_t index
+    Py_ssize_t row
     Py_ssize_t col
     int err
     int detail
@@ -732,7 +735,8 @@ cdef const uchar* parse_object(Ctx* cx, const uchar* p, const uchar* end,
 
 
 cdef int record_error(ErrRec** errs, Py_ssize_t* n, Py_ssize_t* cap, Ctx* cx,
-                      Py_ssize_t start, Py_ssize_t index, Py_ssize_t col) noexcept nogil:
+                      Py_ssize_t start, Py_ssize_t index, Py_ssize_t col,
+                      Py_ssize_t row) noexcept nogil:
     cdef ErrRec* e
     cdef Py_ssize_t newcap
     if n[0] >= cap[0]:
@@ -745,6 +749,7 @@ cdef int record_error(ErrRec** errs, Py_ssize_t* n, Py_ssize_t* cap, Ctx* cx,
     e = &errs[0][n[0]]
     e.start = start
     e.index = index
+    e.row = row
     e.col = col
     e.err = cx.err
     e.detail = cx.detail
@@ -881,7 +886,8 @@ cdef inline void ctx_init(Ctx* cx, _Columns cols, const uchar* base, const uchar
 
 cdef list _errors(ErrRec* errs, Py_ssize_t n, list names, const int8_t[:] kinds):
     cdef Py_ssize_t i
-    return [(errs[i].start, errs[i].index, _message(&errs[i], names, kinds)) for i in range(n)]
+    return [(errs[i].start, errs[i].index, _message(&errs[i], names, kinds), errs[i].row)
+            for i in range(n)]
 
 
 def decode_json_lines(buf, Py_ssize_t start, Py_ssize_t stop, list field_names,
@@ -958,7 +964,7 @@ def decode_json_lines(buf, Py_ssize_t start, Py_ssize_t stop, list field_names,
                     p = q + 1 if q < stop_p else q
                 else:
                     if record_error(&errs, &nerr, &errcap, &cx, ls - base, line_no,
-                                    cx.err_pos - ls) < 0:
+                                    cx.err_pos - ls, nrows) < 0:
                         failed = True
                         break
                     cx.err_field = -1
@@ -1021,7 +1027,8 @@ def decode_json_objects(list payloads, list field_names, const int8_t[:] field_k
                     q = fail(&cx, E_NOT_OBJECT, 0, q)
                 if q != NULL:
                     nrows += 1
-                elif record_error(&errs, &nerr, &errcap, &cx, 0, i, cx.err_pos - p) < 0:
+                elif record_error(&errs, &nerr, &errcap, &cx, 0, i, cx.err_pos - p,
+                                  nrows) < 0:
                     failed = True
                     break
                 cx.err_field = -1

@@ -88,8 +88,9 @@ class Context:
         for i, payload in enumerate(payloads):
             self.emit_bytes(payload, {k: _value_at(v, i) for k, v in meta.items()} if meta else None)
 
-    def emit_lines(self, chunk: bytes) -> None:
-        """Many newline-separated payloads at once, decoded in bulk (the fast path)."""
+    def emit_lines(self, chunk: bytes, meta: Mapping[str, Any] | None = None) -> None:
+        """Many newline-separated payloads at once, decoded in bulk (the fast path); `meta`
+        is every row's metadata (e.g. the file they come from)."""
         raise NotImplementedError
 
     def emit_batch(self, batch: Batch | Mapping[str, Column | Sequence[Any]]) -> None:

@@ -8,12 +8,14 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class FieldDef:
     """One declared column: `kind` is an eKuiper type name (bigint, float, string, datetime,
-    boolean, bytea, array, struct). `element` is an array's element type; `fields` a struct's."""
+    boolean, bytea, array, struct). `element` is an array's element type; `fields` a struct's.
+    `default` is the column's `DEFAULT` literal, already of the column's type (None: none)."""
 
     name: str
     kind: str
     element: FieldDef | None = None
     fields: tuple[FieldDef, ...] = ()
+    default: Any = None
 
     def describe(self) -> str:
         if self.kind == "array" and self.element is not None:
@@ -65,6 +67,10 @@ class StreamDef:
     @property
     def shared(self) -> bool:
         return self.options.get("SHARED", "false").lower() == "true"
+
+    @property
+    def strict_validation(self) -> bool:
+        return self.options.get("STRICT_VALIDATION", "false").lower() == "true"
 
     @property
     def timestamp_field(self) -> str:

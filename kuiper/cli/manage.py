@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +45,9 @@ def call(args: argparse.Namespace, method: str, path: str, body: Any = None,
          ok: tuple[int, ...] = (200, 201)) -> Any:
     """One request; the decoded JSON answer or the text. Raises RequestFailed on an error
     status (with the server's message) or when the server does not answer."""
+    import urllib.error  # the HTTP client is paid for only by the verbs that call a server
+    import urllib.request
+
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(_base(args) + path, data=data, method=method,
                                  headers={"Content-Type": "application/json"})

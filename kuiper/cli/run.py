@@ -21,6 +21,7 @@ from kuiper.catalog.defs import RuleDef
 from kuiper.errors import ConfigError, KuiperError
 from kuiper.runtime.clock import Clock
 from kuiper.runtime.loop import run as run_loop
+from kuiper.runtime.options import with_rule_defaults
 from kuiper.runtime.rule import RuleRunner
 from kuiper.runtime.shared_source import shared_sources
 
@@ -100,7 +101,7 @@ def build_runners(
     runners = []
     for rule in rules:
         try:
-            plan = planner.plan_rule(rule, catalog)
+            plan = planner.plan_rule(with_rule_defaults(root, rule), catalog)
         except KuiperError as exc:
             raise _located(exc, f"rule '{rule.id}'") from None
         runners.append(RuleRunner(plan, root, clock=clock))

@@ -11,7 +11,9 @@ from kuiper.api.batch import ANY, BIGINT, BOOLEAN, DATETIME, FLOAT, STRING, Batc
 from kuiper.catalog.defs import StreamDef
 from kuiper.errors import PlanError
 from kuiper.expr import nodes as n
+from kuiper.expr import rulefuncs
 from kuiper.expr.ops import NUMERIC
+from kuiper.expr.setops import Between, In
 from kuiper.sql.expressions import Arrow
 
 _ARITH = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%",
@@ -46,6 +48,18 @@ class Scope:
     # fields then compile to `ref.field` columns (see kuiper/operators/join_core.py)
     joined: list[tuple[str, StreamDef]] | None = None
     ref_of: dict[str, str] = field(default_factory=dict)  # stream name or alias -> ref
+    # last_hit_* state shared by the rule's calls; False while compiling WHERE/HAVING, whose
+    # calls only read it (the operator commits the rows that pass)
+    hits: Any = None
+    hit_updates: bool = True
+    event_time_field: str | None = None  # the TIMESTAMP field of an isEventTime rule
+    # every SELECT alias's expression: as in eKuiper, an unqualified name matching an alias
+    # means the alias anywhere in the rule (before or after its definition, in WHERE too),
+    # except inside the alias's own expression
+    alias_exprs: dict[str, exp.Expression] = field(default_factory=dict)
+    defining: set[str] = field(default_factory=set)
+    in_select: bool = False  # compiling SELECT fields: earlier aliases read the projection's env
+    inlining: int = 0  # > 0 while compiling an alias's expression in place
 
     def stream_of(self, qualifier: str | None) -> StreamDef | None:
         return self.streams.get(qualifier) if qualifier else None
@@ -188,7 +202,10 @@ def _column(node: exp.Expression, scope: Scope) -> n.Node:
         for key in nested:
             base = n.Nested(base, key)
         return base
-    if stream is None and name in scope.aliases:
+    if stream is None and name in scope.alias_exprs and name not in scope.defining and not (
+            scope.in_select and name in scope.aliases):
+        base = inline_alias(name, scope)
+    elif stream is None and name in scope.aliases and name not in scope.defining:
         base = n.AliasRef(name, scope.aliases[name])
     else:
         if stream is None:
@@ -214,6 +231,17 @@ def _field_kind(stream: StreamDef, name: str) -> str | None:
     return fdef.kind if fdef.kind in _TYPE_NAMES else None
 
 
+def inline_alias(name: str, scope: Scope) -> n.Node:
+    """The expression of SELECT alias `name`, compiled where the alias is used."""
+    scope.defining.add(name)
+    scope.inlining += 1
+    try:
+        return _compile(scope.alias_exprs[name], scope)
+    finally:
+        scope.defining.discard(name)
+        scope.inlining -= 1
+
+
 def _joined_column(parts: list[str], scope: Scope) -> n.Node:
     """A field of a join rule: `ref.field` names one input; a bare name reads the first input
     (FROM order) that may hold the field and has a value, as eKuiper's JoinTuple does."""
@@ -224,7 +252,13 @@ def _joined_column(parts: list[str], scope: Scope) -> n.Node:
         name = parts[0]
     else:
         name = parts[0]
-        if name in scope.aliases:
+        if name in scope.alias_exprs and name not in scope.defining and not (
+                scope.in_select and name in scope.aliases):
+            base = inline_alias(name, scope)
+            for key in parts[1:]:
+                base = n.Nested(base, key)
+            return base
+        if name in scope.aliases and name not in scope.defining:
             base: n.Node = n.AliasRef(name, scope.aliases[name])
             for key in parts[1:]:
                 base = n.Nested(base, key)
@@ -277,17 +311,17 @@ def _in(node: exp.In, scope: Scope, negate: bool) -> n.Node:
     operand = _compile(node.this, scope)
     arr = node.args.get("field")
     if arr is not None:
-        return n.In(operand, None, _compile(arr, scope), negate)
+        return In(operand, None, _compile(arr, scope), negate)
     if node.args.get("query") is not None:
         raise PlanError("subqueries are not supported in IN")
     items = [_compile(e, scope) for e in node.expressions]
     if len(items) == 1 and not isinstance(items[0], n.Const):
-        return n.In(operand, None, items[0], negate)
-    return n.In(operand, [fold(i) for i in items], None, negate)
+        return In(operand, None, items[0], negate)
+    return In(operand, [fold(i) for i in items], None, negate)
 
 
 def _between(node: exp.Between, scope: Scope, negate: bool) -> n.Node:
-    return n.Between(_compile(node.this, scope), fold(_compile(node.args["low"], scope)),
+    return Between(_compile(node.this, scope), fold(_compile(node.args["low"], scope)),
                      fold(_compile(node.args["high"], scope)), negate)
 
 
@@ -322,9 +356,16 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
         if args:
             raise PlanError(f"{name}() takes no arguments")
         return WindowBound(lname)
+    if lname in rulefuncs.RULE_FUNCS:
+        return _rule_func(lname, args, scope)
     for hook in (scope.aggregates, scope.analytics):
         if hook is not None and hook.handles(lname):
-            return hook.add(node, scope)
+            # their arguments run in an operator before the projection: aliases inline there
+            in_select, scope.in_select = scope.in_select, False
+            try:
+                return hook.add(node, scope)
+            finally:
+                scope.in_select = in_select
     registry = scope.registry
     fdef = registry.lookup(name) if registry is not None else None
     if fdef is None:
@@ -350,6 +391,50 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
     if is_builtin is not None and not is_builtin(name):
         call.func_id = node.meta.get("func_id", -1)  # the call site scoping its state
     return call
+
+
+def _rule_func(lname: str, args: list[exp.Expression], scope: Scope) -> n.Node:
+    """event_time, last_hit_*, last_agg_hit_*, row_number, changed_cols, unnest (rulefuncs)."""
+    if lname == "changed_cols":
+        if len(args) <= 2:
+            raise PlanError(f"changed_cols: expect more than two args but got {len(args)}")
+        compiled = [fold(_compile(a, scope)) for a in args]
+        if compiled[0].kind not in (None, STRING):
+            raise PlanError("changed_cols: Expect string type for parameter 1")
+        if compiled[1].kind not in (None, BOOLEAN):
+            raise PlanError("changed_cols: Expect bool type for parameter 2")
+        names = [_field_name_of(a) for a in args[2:]]
+        return rulefuncs.ChangedCols(compiled[0], compiled[1], compiled[2:], names)
+    if lname == "unnest":
+        if len(args) != 1:
+            raise PlanError(f"unnest: Expect 1 arguments but found {len(args)}.")
+        return rulefuncs.Unnest(fold(_compile(args[0], scope)))
+    if args:
+        raise PlanError(f"{lname}: Expect 0 arguments but found {len(args)}.")
+    if scope.event_time_field and lname in ("event_time", "last_hit_time"):
+        scope.use(scope.default, scope.event_time_field)
+    if lname == "event_time":
+        return rulefuncs.EventTime(scope.event_time_field)
+    if lname == "row_number":
+        return rulefuncs.RowNumber()
+    if scope.hits is None:
+        scope.hits = rulefuncs.HitState()
+    agg = lname.startswith("last_agg_")
+    hit = rulefuncs.LastHit(scope.hits, lname.rsplit("_", 1)[1], agg, scope.hit_updates,
+                            scope.event_time_field)
+    # a call reached through a SELECT alias in WHERE only reads (eKuiper commits the calls
+    # written in the condition itself)
+    hit.commits = not scope.hit_updates and not scope.inlining
+    return hit
+
+
+def _field_name_of(node: exp.Expression) -> str:
+    """The key changed_cols gives an argument: a field's name, else the expression's text."""
+    if isinstance(node, exp.Column):
+        return node.name
+    if isinstance(node, exp.Dot):
+        return node.expression.name
+    return node.sql()
 
 
 class WindowBound(n.Node):

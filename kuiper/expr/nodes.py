@@ -9,9 +9,10 @@ import numpy as np
 
 from kuiper._core import logic as _logic
 from kuiper._core import strings as _strings
-from kuiper.api.batch import ANY, ARRAY, BOOLEAN, STRING, STRUCT, Batch, Column, kind_of
+from kuiper.api.batch import ANY, BOOLEAN, STRING, STRUCT, Batch, Column, kind_of
 from kuiper.expr import ops
 from kuiper.expr.nulls import bool_column, truth
+from kuiper.functions.gostyle import go_repr
 
 
 def _as_bool(col: Column) -> tuple[np.ndarray, np.ndarray | None]:
@@ -150,7 +151,8 @@ class Nested(Node):
 
 
 class Index(Node):
-    """`a[i]`: an array element (negative counts from the end); nil when out of range."""
+    """`a[i]`: an array element (negative counts from the end); an index out of range is a row
+    error with eKuiper's text (valuer.go subset: "out of index: i of n")."""
 
     def __init__(self, base: Node, index: Node) -> None:
         self.base = base
@@ -177,14 +179,59 @@ class Index(Node):
                 if -len(v) <= i < len(v):
                     out[r] = v[i]
                 else:
-                    ec.errors.fail_row(r, f"index out of range: {i} (array of {len(v)})")
+                    ec.errors.fail_row(r, f"out of index: {i} of {len(v)}")
             elif isinstance(v, dict) and isinstance(i, str):
                 out[r] = v.get(i)
         return Column.from_values(out)
 
 
+OPEN_END = -2147483648  # eKuiper's parser fills an omitted slice end with math.MinInt32
+
+
+def slice_bound(v: Any) -> int | None:
+    """cast.ToInt(v, CONVERT_SAMEKIND) of a slice bound: ints, floats truncated; else None."""
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, int | np.integer):
+        return int(v)
+    if isinstance(v, float | np.floating) and np.isfinite(v):
+        return int(v)
+    return None
+
+
+def slice_array(arr: list, start: int, end: int) -> tuple[Any, str | None]:
+    """valuer.go subset for a slice: (sub-array, None) or (None, eKuiper's error text).
+    As in eKuiper, equal bounds (`a[1:1]`) are read as an index and give one element."""
+    n = len(arr)
+    if start == end:
+        if not -n <= start < n:
+            return None, f"out of index: {start} of {n}"
+        return arr[start], None
+    if start < 0:
+        if start + n < 0:
+            return None, f"out of index: {start} of {n}"
+        start += n
+    elif start >= n:
+        return None, f"start value is out of index: {start} of {n}"
+    if end == OPEN_END:
+        end = n
+    elif end < 0:
+        if end + n < 0:
+            return None, f"out of index: {end} of {n}"
+        end += n
+    elif end > n:
+        return None, f"end value is out of index: {end} of {n}"
+    elif start >= end:
+        return None, f"start cannot be greater than end. start:{start}  end:{end}"
+    if start > end:  # reachable with a negative end; Go's reflect slice would panic
+        return None, f"start cannot be greater than end. start:{start}  end:{end}"
+    return arr[start:end], None
+
+
 class Slice(Node):
-    """`a[from:to]`: a sub-array (to exclusive, either end optional)."""
+    """`a[from:to]`: a sub-array (to exclusive, either end optional), with eKuiper's bounds
+    checks (valuer.go subset): a bound out of range or `from >= to` is a row error, so is a
+    bound that is not a number. A nil array gives nil; slicing a non-array is an error."""
 
     def __init__(self, base: Node, start: Node | None, stop: Node | None) -> None:
         self.base = base
@@ -196,17 +243,32 @@ class Slice(Node):
 
     def eval(self, ec: EvalContext) -> Column:
         col = self.base.eval(ec)
-        starts = self.start.eval(ec).to_pylist() if self.start else [None] * ec.n
-        stops = self.stop.eval(ec).to_pylist() if self.stop else [None] * ec.n
-        vals = col.decoded()
+        starts = self.start.eval(ec).to_pylist() if self.start else [0] * ec.n
+        stops = self.stop.eval(ec).to_pylist() if self.stop else [OPEN_END] * ec.n
+        vals = col.decoded().tolist()
         out: list[Any] = [None] * ec.n
         rows = range(ec.n) if col.valid is None else np.flatnonzero(col.valid).tolist()
         for r in rows:
             v = vals[r]
-            if isinstance(v, list | str):
-                out[r] = v[starts[r]:stops[r]]
-        return Column(ARRAY if col.kind != STRING else STRING, np.array(out + [None], dtype=object)[:-1],
-                      np.array([o is not None for o in out], dtype=np.bool_))
+            if v is None:
+                continue
+            start, stop = slice_bound(starts[r]), slice_bound(stops[r])
+            if start is None:
+                ec.errors.fail_row(r, f"colon start is not int: {starts[r]!r}")
+                continue
+            if stop is None:
+                ec.errors.fail_row(r, f"colon end is not int: {stops[r]!r}")
+                continue
+            if isinstance(v, list):
+                out[r], message = slice_array(v, start, stop)
+                if message:
+                    ec.errors.fail_row(r, message)
+            elif isinstance(v, dict):
+                ec.errors.fail_row(r, "[] is an invalid operation for map[string]interface {}")
+            else:
+                ec.errors.fail_row(r, f"invalid operation {go_repr(v)} [] "
+                                      f"*xsql.BracketEvalResult(&{{{start} {stop}}})")
+        return Column.from_values(out)
 
 
 class Unary(Node):
@@ -312,86 +374,6 @@ class IsNull(Unary):
         return bool_column(valid.copy() if self.negate else ~valid)
 
 
-class In(Node):
-    """`x [NOT] IN (a, b, …)` or `x [NOT] IN arrayExpr`; nil x gives false either way."""
-
-    kind = BOOLEAN
-
-    def __init__(self, operand: Node, items: list[Node] | None, array: Node | None, negate: bool) -> None:
-        self.operand = operand
-        self.items = items
-        self.array = array
-        self.negate = negate
-
-    def children(self) -> tuple[Node, ...]:
-        return (self.operand, *(self.items or ()), *((self.array,) if self.array else ()))
-
-    def eval(self, ec: EvalContext) -> Column:
-        col = self.operand.eval(ec)
-        valid = col.validity()
-        if self.items is not None and all(isinstance(i, Const) for i in self.items):
-            consts = [i.value for i in self.items if i.value is not None]
-            if col.dictionary is not None:
-                members = set(c for c in consts if isinstance(c, str))
-                lut = np.fromiter((s in members for s in col.dictionary), dtype=np.bool_,
-                                  count=len(col.dictionary))
-                res = lut[col.values] if len(lut) else np.zeros(ec.n, dtype=np.bool_)
-            elif col.kind in ops.NUMERIC and all(kind_of(c) in ("bigint", "float") for c in consts):
-                res = np.isin(col.values, np.array(consts)) if consts else np.zeros(ec.n, dtype=np.bool_)
-            else:
-                res = np.fromiter((_member(v, consts) for v in col.decoded()), dtype=np.bool_,
-                                  count=ec.n)
-        else:
-            vals = col.decoded()
-            if self.items is not None:
-                lists = list(zip(*[i.eval(ec).to_pylist() for i in self.items], strict=True)) or [
-                    ()
-                ] * ec.n
-            else:
-                lists = self.array.eval(ec).to_pylist()
-            res = np.fromiter(
-                (isinstance(lst, list | tuple) and _member(vals[r], lst) for r, lst in enumerate(lists)),
-                dtype=np.bool_, count=ec.n,
-            )
-        if self.negate:
-            res = ~res
-        return Column(BOOLEAN, res & valid, col.valid)
-
-
-def _member(v: Any, items: Any) -> bool:
-    for it in items:
-        if it is None or v is None:
-            continue
-        if isinstance(v, bool) != isinstance(it, bool):
-            continue
-        try:
-            if v == it:
-                return True
-        except TypeError:
-            continue
-    return False
-
-
-class Between(Node):
-    kind = BOOLEAN
-
-    def __init__(self, operand: Node, low: Node, high: Node, negate: bool) -> None:
-        self.operand = operand
-        self.low = low
-        self.high = high
-        self.negate = negate
-
-    def children(self) -> tuple[Node, ...]:
-        return (self.operand, self.low, self.high)
-
-    def eval(self, ec: EvalContext) -> Column:
-        x = self.operand.eval(ec)
-        lo = ops.compare(">=", x, self.low.eval(ec), ec.errors, b_const=isinstance(self.low, Const))
-        hi = ops.compare("<=", x, self.high.eval(ec), ec.errors, b_const=isinstance(self.high, Const))
-        res = lo & hi
-        return bool_column(~res if self.negate else res)
-
-
 class Like(Node):
     """`x [NOT] LIKE pattern`: `%` any run, `_` one character, `\\` escapes; nil gives false."""
 
@@ -475,10 +457,8 @@ def _scatter(ec: EvalContext, parts: list[tuple[np.ndarray, Node]], kind: str | 
         sub = EvalContext(ec.batch.take(idx), {k: v.take(idx) for k, v in ec.env.items()},
                           func_ctx=ec.func_ctx)
         col = node.eval(sub)
-        if sub.errors.any:
-            full = np.zeros(n, dtype=np.bool_)
-            full[idx[sub.errors.mask]] = True
-            ec.errors.fail(full, "; ".join(sub.errors.messages))
+        for r, message in sub.errors.row_messages():  # each row keeps its own error
+            ec.errors.fail_row(int(idx[r]), message)
         results.append((idx, col))
     kinds = {c.kind for _, c in results}
     valid = np.zeros(n, dtype=np.bool_)
@@ -548,6 +528,6 @@ class Call(Node):
 
 __all__ = [
     "EvalContext", "Node", "Const", "FieldRef", "AliasRef", "MetaRef", "Nested", "Index", "Slice",
-    "Arith", "Neg", "Compare", "And", "Or", "Not", "IsNull", "In", "Between", "Like", "Case",
+    "Arith", "Neg", "Compare", "And", "Or", "Not", "IsNull", "Like", "Case",
     "Call", "STRUCT",
 ]

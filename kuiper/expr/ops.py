@@ -42,16 +42,21 @@ _NP_COMPARE = {
 
 
 class RowErrors:
-    """Rows that failed evaluation, with one message per failure kind."""
+    """Rows that failed evaluation, with one message per failure kind; each row also keeps the
+    first error it met (where eKuiper stops evaluating it), kept column-wise until asked."""
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.mask: np.ndarray | None = None
         self.messages: list[str] = []
+        self._parts: list[tuple[np.ndarray, str]] = []  # (rows newly failed, their message)
 
     def fail(self, rows: np.ndarray, message: str) -> None:
         if not rows.any():
             return
+        new = rows if self.mask is None else rows & ~self.mask
+        if new.any():
+            self._parts.append((np.flatnonzero(new), message))
         self.mask = rows.copy() if self.mask is None else (self.mask | rows)
         self.messages.append(message)
 
@@ -59,6 +64,21 @@ class RowErrors:
         rows = np.zeros(self.n, dtype=np.bool_)
         rows[i] = True
         self.fail(rows, message)
+
+    @property
+    def mark(self) -> int:
+        """A position in the failures so far (see `prefix_since`)."""
+        return len(self._parts)
+
+    def prefix_since(self, mark: int, prefix: str) -> None:
+        """Put `prefix` before the first errors of the rows that failed since `mark`."""
+        self._parts[mark:] = [(rows, prefix + msg) for rows, msg in self._parts[mark:]]
+
+    def row_messages(self) -> list[tuple[int, str]]:
+        """(row, its first error) for every failed row, in row order."""
+        out = [(int(r), msg) for rows, msg in self._parts for r in rows.tolist()]
+        out.sort(key=lambda e: e[0])
+        return out
 
     @property
     def any(self) -> bool:
@@ -186,6 +206,12 @@ def _py_compare(op: str, x: Any, y: Any) -> bool:
     if kx == BOOLEAN and op not in ("=", "!="):
         raise TypeError(f"invalid operation bool({x!r}) {op} bool({y!r})")
     return _PY_COMPARE[op](x, y)
+
+
+def compare_values(op: str, x: Any, y: Any) -> bool:
+    """`x op y` for two non-nil values; TypeError (eKuiper's invalidOpError text) when their
+    types do not compare."""
+    return _py_compare(op, x, y)
 
 
 _CMP_KERNELS = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}

@@ -21,6 +21,8 @@ from aiohttp import web
 
 from kuiper.errors import ConfigError, ConnectorError, KuiperError
 from kuiper.io.config import load_yaml_sections
+from kuiper.runtime.conf import kuiper_conf
+from kuiper.runtime.conf import section as conf_section
 from kuiper.runtime.options import parse_duration_ms
 
 log = logging.getLogger(__name__)
@@ -164,9 +166,10 @@ def push_server_address(root: str) -> tuple[str, int]:
     """`source.httpServerIp`/`httpServerPort` of `{root}/etc/kuiper.yaml`, overridden by the
     `source:` section of `{root}/etc/sources/httppush.yaml` (where eKuiper's docs put it)."""
     ip, port = DEFAULT_PUSH_IP, DEFAULT_PUSH_PORT
-    for path in (os.path.join(root, "etc", "kuiper.yaml"),
-                 os.path.join(root, "etc", "sources", "httppush.yaml")):
-        section = load_yaml_sections(path).get("source") or {}
+    sections = (conf_section(kuiper_conf(root), "source"),
+                load_yaml_sections(os.path.join(root, "etc", "sources", "httppush.yaml"))
+                .get("source") or {})
+    for section in sections:
         ip = str(section.get("httpServerIp") or ip)
         port = int(section.get("httpServerPort") or port)
     return ip, port

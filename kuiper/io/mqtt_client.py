@@ -26,6 +26,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from kuiper.errors import ConfigError
@@ -104,6 +106,7 @@ class MqttSettings:
     insecure_skip_verify: bool = False
     keepalive: int = 60
     server: str = DEFAULT_SERVER
+    clean_session: bool = True  # False: a persistent session (clean start off), see the source
 
     @classmethod
     def parse(cls, conf: dict[str, Any], root: str, what: str) -> MqttSettings:
@@ -130,6 +133,13 @@ class MqttSettings:
         if version not in _VERSIONS:
             raise ConfigError(f"{what}: protocolVersion '{version}' is not supported",
                               hint="use 3.1, 3.1.1 or 5")
+        clean = conf.get("cleanSession", True)
+        if not isinstance(clean, bool):
+            raise ConfigError(f"{what}: cleanSession must be true or false, got {clean!r}")
+        client_id = str(conf.get("clientid") or conf.get("clientId") or "")
+        if not clean and not client_id:
+            raise ConfigError(f"{what}: a persistent session (cleanSession false) needs a fixed "
+                              "clientid", hint="set clientid in the connection's properties")
         for path, name in ((cert, "certificationPath"), (key, "privateKeyPath"), (ca, "rootCaPath")):
             if path and not os.path.isfile(path):
                 raise ConfigError(f"{what}: {name} {path} does not exist")
@@ -139,13 +149,14 @@ class MqttSettings:
             tls=tls,
             username=str(conf.get("username") or ""),
             password=str(conf.get("password") or ""),
-            client_id=str(conf.get("clientid") or conf.get("clientId") or ""),
+            client_id=client_id,
             protocol=_VERSIONS[version],
             cert_path=cert,
             key_path=key,
             root_ca_path=ca,
             insecure_skip_verify=_bool(conf, "insecureSkipVerify", what),
             server=server,
+            clean_session=clean,
         )
 
     @property
@@ -177,6 +188,7 @@ class MqttConnection:
         on_publishes: PublishesHandler | None = None,
         on_error: Callable[[str], None] | None = None,
         max_inflight: int = 0,
+        manual_ack: bool = False,
     ) -> None:
         self.settings = settings
         self.name = name
@@ -184,9 +196,10 @@ class MqttConnection:
         self._loop_thread = threading.get_ident()
         self.on_error = on_error
         client_id = settings.client_id or f"kuiper-{uuid.uuid4().hex[:16]}"
-        kwargs: dict[str, Any] = {"client_id": client_id, "protocol": settings.protocol}
+        kwargs: dict[str, Any] = {"client_id": client_id, "protocol": settings.protocol,
+                                  "manual_ack": manual_ack}
         if not settings.v5:
-            kwargs["clean_session"] = True
+            kwargs["clean_session"] = settings.clean_session
         client = LoopClient(mqtt.CallbackAPIVersion.VERSION2, **kwargs)
         if settings.username:
             client.username_pw_set(settings.username, settings.password or None)
@@ -231,7 +244,15 @@ class MqttConnection:
     async def start(self, wait: float | None = None) -> bool:
         """Begin connecting (and keep the connection up); optionally wait up to `wait` seconds
         for the first attempt. True when connected."""
-        self.client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive)
+        extra: dict[str, Any] = {}
+        if self.settings.v5:
+            extra["clean_start"] = self.settings.clean_session
+            if not self.settings.clean_session:  # the broker keeps the session (no expiry)
+                props = Properties(PacketTypes.CONNECT)
+                props.SessionExpiryInterval = 0xFFFFFFFF
+                extra["properties"] = props
+        self.client.connect_async(self.settings.host, self.settings.port, self.settings.keepalive,
+                                  **extra)
         self._connector = asyncio.create_task(self._connect_loop(), name=f"mqtt-{self.name}")
         self._misc = asyncio.create_task(self._misc_loop(), name=f"mqtt-misc-{self.name}")
         if wait:
@@ -446,6 +467,12 @@ class MqttConnection:
         if result != mqtt.MQTT_ERR_SUCCESS:
             log.error("mqtt %s: subscribe %s failed: %s", self.name, subs, mqtt.error_string(result))
         self.flush()
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Acknowledge a received message (`manual_ack`); sent at once."""
+        self.client.ack(mid, qos)
+        if self._sock is not None:
+            self.flush()
 
     def publish(self, topic: str, payload: bytes, qos: int, retain: bool = False,
                 properties: Any = None) -> mqtt.MQTTMessageInfo:

@@ -1,4 +1,8 @@
-"""`{root}/etc/kuiper.yaml` as the management plane reads it: the REST address and the store."""
+"""`{root}/etc/kuiper.yaml` as the management plane reads it: the REST address and the store.
+
+The effective file is the shipped defaults < the root's file < `KUIPER__…` environment
+variables (kuiper/runtime/conf.py); the rule and sink defaults are read where rules run.
+"""
 from __future__ import annotations
 
 import logging
@@ -6,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kuiper.errors import ConfigError
+from kuiper.runtime.conf import kuiper_conf, section
+from kuiper.runtime.options import parse_duration_ms
 
 log = logging.getLogger(__name__)
 
@@ -18,30 +22,31 @@ DEFAULT_REST_PORT = 9081
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    """`basic.restIp` / `basic.restPort` and the `store` section (eKuiper's keys)."""
+    """`basic.restIp` / `basic.restPort` and the `store` section (eKuiper's keys); `raw` is
+    the whole effective document."""
 
     rest_ip: str = DEFAULT_REST_IP
     rest_port: int = DEFAULT_REST_PORT
     store: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 def load_config(root: str | Path) -> ServerConfig:
-    """Read `{root}/etc/kuiper.yaml`; a missing file gives the defaults."""
+    """The effective kuiper.yaml of `root` (a missing file gives the shipped defaults)."""
     path = Path(root) / "etc" / "kuiper.yaml"
-    if not path.is_file():
-        return ServerConfig()
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path} must hold a mapping of sections (basic:, rule:, store: …)")
-    basic = doc.get("basic") or {}
+    doc = kuiper_conf(root)
+    basic = section(doc, "basic")
     ip = str(basic.get("restIp") or DEFAULT_REST_IP)
     port = basic.get("restPort", DEFAULT_REST_PORT)
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
-        raise ConfigError(f"{path}: basic.restPort must be a port number, got {port!r}")
-    store = doc.get("store") or {}
-    if not isinstance(store, dict):
-        raise ConfigError(f"{path}: 'store' must be a mapping")
-    return ServerConfig(rest_ip=ip, rest_port=port, store=dict(store))
+        raise ConfigError(f"{path}: basic.restPort must be a port number, got {port!r}",
+                          hint="set basic.restPort in the file or KUIPER__BASIC__RESTPORT")
+    if basic.get("ignoreCase") is True:
+        log.warning("basic.ignoreCase: true is not supported; kuiper matches column and stream "
+                    "names exactly (as eKuiper with ignoreCase: false)")
+    store = dict(section(doc, "store"))
+    redis = store.get("redis")
+    if isinstance(redis, dict) and isinstance(redis.get("timeout"), str):
+        store["redis"] = {**redis, "timeout": parse_duration_ms(redis["timeout"],
+                                                                "store.redis.timeout")}
+    return ServerConfig(rest_ip=ip, rest_port=port, store=store, raw=doc)

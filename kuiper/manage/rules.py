@@ -25,7 +25,7 @@ from kuiper.planner.physical import PhysicalPlan
 from kuiper.runtime import registry as connectors
 from kuiper.runtime.clock import Clock
 from kuiper.runtime.metrics import RuleStatus
-from kuiper.runtime.options import parse_rule_options
+from kuiper.runtime.options import effective_options, parse_rule_options, with_rule_defaults
 from kuiper.runtime.rule import RuleRunner
 from kuiper.runtime.shared_source import shared_sources
 from kuiper.runtime.sink_node import SinkProps
@@ -102,8 +102,9 @@ class RuleManager:
         """Plan the rule and check what its nodes would be built with (raises KuiperError;
         a missing stream or connector makes the rule invalid: a PlanError, not a 404)."""
         try:
-            parse_rule_options(rule.options)
-            plan = planner.plan_rule(rule, self.catalog, self.registry)
+            parse_rule_options(effective_options(self.root, rule.options))
+            plan = planner.plan_rule(with_rule_defaults(self.root, rule), self.catalog,
+                                     self.registry)
             for sink_type, props in rule.actions:
                 SinkProps.parse(sink_type, props)
                 sink = connectors.get_sink_factory(sink_type)()
@@ -160,8 +161,8 @@ class RuleManager:
             entry = self._entries[rid] = RuleEntry(rule)
             self.catalog.add_rule(rule, replace=True)
             try:
-                entry.streams = self._streams_of(planner.plan_rule(rule, self.catalog,
-                                                                   self.registry))
+                entry.streams = self._streams_of(planner.plan_rule(
+                    with_rule_defaults(self.root, rule), self.catalog, self.registry))
             except KuiperError as exc:
                 entry.error = str(exc)
             if rule.triggered:
@@ -392,7 +393,8 @@ class RuleManager:
     def _current_plan(self, entry: RuleEntry) -> PhysicalPlan:
         if entry.runner is not None:
             return entry.runner.plan
-        return planner.plan_rule(entry.rule, self.catalog, self.registry)
+        return planner.plan_rule(with_rule_defaults(self.root, entry.rule), self.catalog,
+                                 self.registry)
 
     def topo(self, rule_id: str) -> dict[str, Any]:
         """GET /rules/{id}/topo: the running plan's nodes (or the plan it would run)."""

@@ -19,8 +19,9 @@ from kuiper._core import hashagg
 from kuiper.api.batch import BIGINT, BOOLEAN, DATETIME, FLOAT, STRING, Batch, Column
 from kuiper.errors import EvalError
 from kuiper.expr.nodes import EvalContext, Node
-from kuiper.expr.nulls import truth
+from kuiper.functions.gostyle import go_type
 from kuiper.operators.base import Operator
+from kuiper.operators.filter import evaluate_condition
 
 AGG_PREFIX = "__agg_"
 
@@ -139,8 +140,7 @@ class HavingOp(Operator):
     def process(self, batch: Batch) -> Batch | None:
         if batch.n == 0:
             return None
-        ec = EvalContext(batch)
-        keep = truth(self.condition.eval(ec))
+        keep, ec = evaluate_condition(self.condition, batch)
         if ec.errors.any:
             self.report_errors(int(np.count_nonzero(ec.errors.mask)), ec.errors.messages)
             keep = keep & ~ec.errors.mask
@@ -175,9 +175,52 @@ class OrderOp(Operator):
         if batch.emission_bounds is None:
             return batch  # one row per emission: nothing to order
         ec = EvalContext(batch)
-        emit, _ = emission_ids(batch)
-        sort_keys = [_sort_key(node.eval(ec), desc) for node, desc in reversed(self.keys)]
+        emit, n_emit = emission_ids(batch)
+        cols = [node.eval(ec) for node, _ in self.keys]
+        failed = _incomparable(cols, batch.emission_bounds)
+        sort_keys = [_sort_key(col, desc) for col, (_, desc) in zip(reversed(cols),
+                                                                      reversed(self.keys),
+                                                                      strict=True)]
         order = np.lexsort((*sort_keys, emit))
         out = batch.take(order)
         out.emission_bounds = batch.emission_bounds
-        return out
+        if not failed:
+            return out
+        keep = ~np.isin(emit, list(failed))
+        self.report_errors(len(failed), list(dict.fromkeys(failed.values())))
+        first_rows = batch.emission_bounds[:-1]
+        self.report_row_errors([(int(first_rows[e]), msg) for e, msg in sorted(failed.items())],
+                               keep, ORDER_ERROR)
+        return keep_rows(out, keep)
+
+
+ORDER_ERROR = "run Order By error: "  # eKuiper's order_operator.go prefix
+_GO_NUMBERS = ("int64", "float64")
+
+
+def _incomparable(cols: list[Column], bounds: np.ndarray) -> dict[int, str]:
+    """Emissions eKuiper's MultiSorter refuses, with its error: a sort field whose values are
+    not all numbers, all strings or all booleans (valuer.go `validate`, with the type of the
+    field's first non-nil value in the emission)."""
+    failed: dict[int, str] = {}
+    values = [c.to_pylist() for c in cols]
+    for e, (a, b) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
+        first: list[str | None] = [None] * len(cols)
+        for r in range(a, b):
+            message = None
+            for j, vals in enumerate(values):
+                v = vals[r]
+                if v is None:
+                    continue
+                vt = go_type(v)
+                if first[j] is None:
+                    first[j] = vt
+                t = first[j]
+                ok = (t in _GO_NUMBERS and vt in _GO_NUMBERS) or (t == vt and t in ("bool", "string"))
+                if not ok:
+                    message = f"incompatible types for comparison: {t} and {vt}"
+                    break
+            if message:
+                failed[e] = message
+                break
+    return failed

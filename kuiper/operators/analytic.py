@@ -10,6 +10,7 @@ the saved state without updating it.
 """
 from __future__ import annotations
 
+import copy
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,6 +164,15 @@ class AnalyticOp(Operator):
 
     def metrics(self) -> dict[str, int]:
         return {"analytic_partitions": self.state_size()}
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """Each call's state per partition (lag queues, latest values, acc_* sums ...)."""
+        return {"calls": [(c.out, c.func, copy.deepcopy(c.state)) for c in self.calls]}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        saved = {(out, func): st for out, func, st in state["calls"]}
+        for call in self.calls:
+            call.state = copy.deepcopy(saved.get((call.out, call.func), {}))
 
     def process(self, batch: Batch) -> Batch | None:
         if batch.n == 0:

@@ -6,7 +6,34 @@ import numpy as np
 from kuiper.api.batch import Batch
 from kuiper.expr.nodes import EvalContext, Node
 from kuiper.expr.nulls import truth
+from kuiper.expr.rulefuncs import is_stateful, reading_hits
 from kuiper.operators.base import Operator
+
+WHERE_ERROR = "run Where error: "  # eKuiper's filter_operator.go prefix
+
+
+def evaluate_condition(condition: Node, batch: Batch, func_ctx: object = None,
+                       ) -> tuple[np.ndarray, EvalContext]:
+    """The rows of `batch` that pass `condition`, and the context holding the row errors.
+
+    A condition that reads rule state (last_hit_count() ...) is evaluated row after row, as
+    eKuiper does, and a row that passes counts as a hit before the next row is read."""
+    ec = EvalContext(batch, func_ctx=func_ctx)
+    if not is_stateful(condition):
+        return truth(condition.eval(ec)), ec
+    hits = reading_hits(condition)
+    keep = np.zeros(batch.n, dtype=np.bool_)
+    for i in range(batch.n):
+        row = EvalContext(batch.slice(i, i + 1), func_ctx=func_ctx)
+        ok = bool(truth(condition.eval(row))[0])
+        if row.errors.any:
+            ec.errors.fail_row(i, row.errors.row_messages()[0][1])
+            continue
+        if ok:
+            keep[i] = True
+            for h in hits:
+                h.commit(row, 0)
+    return keep, ec
 
 
 class FilterOp(Operator):
@@ -18,10 +45,10 @@ class FilterOp(Operator):
     def process(self, batch: Batch) -> Batch | None:
         if batch.n == 0:
             return None
-        ec = EvalContext(batch, func_ctx=self.func_ctx)
-        mask = truth(self.condition.eval(ec))
+        mask, ec = evaluate_condition(self.condition, batch, self.func_ctx)
         if ec.errors.any:
             self.report_errors(int(np.count_nonzero(ec.errors.mask)), ec.errors.messages)
             mask = mask & ~ec.errors.mask
+            self.report_row_errors(ec.errors, mask, WHERE_ERROR)
         out = batch.filter(mask)
         return out if out.n else None

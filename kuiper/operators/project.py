@@ -7,6 +7,7 @@ import numpy as np
 
 from kuiper.api.batch import Batch, Column
 from kuiper.expr.nodes import EvalContext, Node
+from kuiper.expr.rulefuncs import ChangedCols, Unnest
 from kuiper.operators.base import Operator
 
 
@@ -19,10 +20,14 @@ class SelectField:
     star_except: tuple[str, ...] = ()
     star_replace: list[tuple[str, Node]] = field(default_factory=list)
     invisible: bool = False
+    error_prefix: str = ""  # eKuiper's words for a row this field fails on (see ProjectOp)
 
     @property
     def is_star(self) -> bool:
         return self.expr is None
+
+
+SELECT_ERROR = "run Select error: "  # eKuiper's project_operator.go prefix
 
 
 class ProjectOp(Operator):
@@ -51,17 +56,73 @@ class ProjectOp(Operator):
                     out[k] = replaced.pop(k, col)
                 out.update(replaced)
                 continue
+            mark = ec.errors.mark
             col = f.expr.eval(ec)
+            if f.error_prefix:
+                ec.errors.prefix_since(mark, f.error_prefix)
             ec.env[f.name] = col
-            if not f.invisible:
+            if isinstance(f.expr, ChangedCols):
+                out.update(spread_columns(col))
+            elif not f.invisible:
                 out[f.name] = col
         result = Batch(out, batch.n, batch.timestamps, batch.meta, batch.emission_bounds)
+        srf = next((f for f in self.fields if isinstance(f.expr, Unnest)), None)
         if ec.errors.any:
             self.report_errors(int(np.count_nonzero(ec.errors.mask)), ec.errors.messages)
+            if batch.emission_bounds is None:
+                prefix = "" if srf is not None else SELECT_ERROR
+                self.report_row_errors(ec.errors, ~ec.errors.mask, prefix)
             result = _drop_rows(result, ec.errors.mask)
+        if srf is not None and result.n:
+            result = expand_unnest(result, srf.name)
         if self.limit is not None:
             result = _limit(result, self.limit)
         return result if result.n else None
+
+
+def spread_columns(col: Column) -> dict[str, Column]:
+    """A multi-column function's per-row dicts as columns (keys in first-seen order)."""
+    rows = col.to_pylist()
+    keys: dict[str, None] = {}
+    for r in rows:
+        for k in r or ():
+            keys.setdefault(k, None)
+    return {k: Column.from_values([(r or {}).get(k) for r in rows]) for k in keys}
+
+
+def expand_unnest(batch: Batch, name: str) -> Batch:
+    """unnest: each element of row i's array becomes a row (an empty array gives none); object
+    elements put their keys in as columns (over a field of the same name), other elements go
+    in the field `name`. A row of a single event becomes single-row emissions (as eKuiper's
+    project-set sends them); rows of a window emission stay in that emission."""
+    arrays = batch.columns[name].to_pylist()
+    lengths = np.array([len(a) if isinstance(a, list) else 1 for a in arrays], dtype=np.int64)
+    idx = np.repeat(np.arange(batch.n, dtype=np.int64), lengths)
+    elements = [e for a in arrays for e in (a if isinstance(a, list) else [a])]
+    out = batch.take(idx)
+    cols = {k: c for k, c in out.columns.items() if k != name}
+    keys: dict[str, None] = {}
+    for e in elements:
+        if isinstance(e, dict):
+            for k in e:
+                keys.setdefault(k, None)
+    for k in keys:
+        from_obj = Column.from_values([e.get(k) if isinstance(e, dict) else None for e in elements])
+        base = cols.get(k)
+        if base is None:
+            cols[k] = from_obj
+        else:  # an object element's key covers the field; other rows keep the field's value
+            is_obj = np.array([isinstance(e, dict) for e in elements], dtype=np.bool_)
+            vals = [o if m else b for o, b, m in zip(from_obj.to_pylist(), base.to_pylist(),
+                                                      is_obj.tolist(), strict=True)]
+            cols[k] = Column.from_values(vals)
+    if any(not isinstance(e, dict) for e in elements):
+        cols[name] = Column.from_values([None if isinstance(e, dict) else e for e in elements])
+    out = out.with_columns(cols)
+    if batch.emission_bounds is not None:
+        ends = np.concatenate([[0], np.cumsum(lengths)])
+        out.emission_bounds = ends[batch.emission_bounds].astype(np.int64)
+    return out
 
 
 def _drop_rows(batch: Batch, failed: np.ndarray) -> Batch:

@@ -11,6 +11,7 @@ the bounds kernels in `kuiper._core.windows`; what to compute over them is downs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,7 @@ class WindowOp(Operator):
         self.event_time = event_time
         self.watermark = Watermark(late_tolerance_ms, inputs)
         self.buffer = RowBuffer()
-        self._next_start: int | None = None  # hopping/tumbling: first window not yet emitted
+        self._next_start: int | None = None  # hopping/tumbling: end of the next window
         self._triggers: list[tuple[int, int]] = []  # sliding: (trigger ts, fire time)
         self._now = -END_OF_TIME
 
@@ -111,6 +112,20 @@ class WindowOp(Operator):
     def state_size(self) -> int:
         """Rows held for open windows (what a memory bound is checked against)."""
         return len(self.buffer) + len(self._triggers)
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """Open windows' rows, the watermark and what was emitted (checkpoints)."""
+        return {"buffer": self.buffer.snapshot_state(),
+                "watermark": self.watermark.snapshot_state(),
+                "next_start": self._next_start, "triggers": list(self._triggers),
+                "now": self._now}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        self.buffer.restore_state(state["buffer"])
+        self.watermark.restore_state(state["watermark"])
+        self._next_start = state["next_start"]
+        self._triggers = [(int(a), int(b)) for a, b in state["triggers"]]
+        self._now = int(state["now"])
 
     def process(self, batch: Batch, input_index: int = 0) -> Batch | None:
         if batch.n == 0:
@@ -154,25 +169,30 @@ class WindowOp(Operator):
         return None
 
     def _close_aligned(self, now: int, final: bool) -> Batch | None:
-        """Tumbling (hop == size) and hopping windows [s, s + size), s a multiple of hop."""
+        """Tumbling and hopping windows [e - size, e) whose end e is a multiple of the hop (the
+        size for tumbling), as eKuiper's event-time trigger aligns them (event_window_trigger.go:
+        the first end is the aligned end after the earliest row, then one every hop); a window
+        closes when the clock or watermark reaches its end."""
         if not len(self.buffer):
             return None
         size = self.spec.size
         hop = self.spec.hop or size
         rows = self.buffer.rows()
         ts = rows.timestamps
-        first = (int(ts[0]) - size) // hop * hop + hop
+        first = int(ts[0]) // hop * hop + hop  # the first window end after the earliest row
         if self._next_start is not None:
             first = max(first, self._next_start)
-        last = min(int(ts[-1]) // hop * hop, END_OF_TIME if final else now - size)
+        last = (int(ts[-1]) + size) // hop * hop  # the last end whose window holds a row
+        if not final:
+            last = min(last, now // hop * hop)
         if last < first:
             return None
-        lo = np.arange(first, last + 1, hop, dtype=np.int64)
-        hi = lo + size
+        hi = np.arange(first, last + 1, hop, dtype=np.int64)
+        lo = hi - size
         starts, ends = wk.range_bounds(ts, lo, hi, False, False)
         out = assemble(rows, starts, ends, lo, hi)
-        self._next_start = int(lo[-1]) + hop
-        self.buffer.keep_from(int(np.searchsorted(ts, self._next_start, side="left")))
+        self._next_start = int(hi[-1]) + hop  # the next window's end
+        self.buffer.keep_from(int(np.searchsorted(ts, self._next_start - size, side="left")))
         return out
 
     # sliding: every (matching) event closes the window [t - size, t] (+ delay) ---------------
@@ -259,6 +279,16 @@ class CountWindowOp(Operator):
 
     def state_size(self) -> int:
         return len(self.buffer)
+
+    def snapshot_state(self) -> dict[str, Any]:
+        return {"buffer": self.buffer.snapshot_state(), "since_emit": self._since_emit,
+                "emitted_through": self._emitted_through, "last_end": self._last_end}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        self.buffer.restore_state(state["buffer"])
+        self._since_emit = int(state["since_emit"])
+        self._emitted_through = int(state["emitted_through"])
+        self._last_end = state["last_end"]
 
     def process(self, batch: Batch) -> Batch | None:
         batch = pre_filter(self, batch)

@@ -9,10 +9,12 @@ meta columns `WINDOW_START` / `WINDOW_END` (what `window_start()` / `window_end(
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from kuiper.api.batch import BIGINT, STRING, Batch, Column, concat_batches
+from kuiper.state.opstate import decode_batch, encode_batch
 
 WINDOW_START = "__window_start"
 WINDOW_END = "__window_end"
@@ -59,6 +61,17 @@ class Watermark:
 
     def close_all(self) -> None:
         self.value = END_OF_TIME
+
+    def snapshot_state(self) -> dict[str, Any]:
+        return {"latest": list(self.latest), "value": self.value,
+                "late_rows_total": self.late_rows_total}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        latest = [int(x) for x in state["latest"]]
+        if len(latest) == self.inputs:
+            self.latest = latest
+        self.value = int(state["value"])
+        self.late_rows_total = int(state["late_rows_total"])
 
 
 class StringUnifier:
@@ -171,6 +184,19 @@ class RowBuffer:
 
     def clear(self) -> None:
         self._chunks = []
+
+    def snapshot_state(self) -> dict[str, Any] | None:
+        """The buffered rows as one columnar batch (see `kuiper.state.opstate`)."""
+        return encode_batch(self.rows()) if self._chunks else None
+
+    def restore_state(self, state: dict[str, Any] | None) -> None:
+        self._chunks = []
+        self._strings = StringUnifier()
+        self._sorted = True
+        self._max_ts = -END_OF_TIME
+        batch = decode_batch(state)
+        if batch is not None and batch.n:
+            self.append(batch)
 
 
 def assemble(rows: Batch, starts: np.ndarray, ends: np.ndarray, win_start: np.ndarray,

@@ -32,6 +32,16 @@ class StateWindowOp(Operator):
     def state_size(self) -> int:
         return len(self.buffer)
 
+    def snapshot_state(self) -> dict[str, Any]:
+        """Open windows per partition (absolute row numbers) and their rows (checkpoints)."""
+        return {"buffer": self.buffer.snapshot_state(), "base": self._base,
+                "open": [(k, np.asarray(v, dtype=np.int64)) for k, v in self._open.items()]}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        self.buffer.restore_state(state["buffer"])
+        self._base = int(state["base"])
+        self._open = {k: [int(x) for x in v] for k, v in state["open"]}
+
     def _partition_keys(self, batch: Batch) -> list[Any]:
         if not self.spec.partition:
             return [None] * batch.n

@@ -9,13 +9,21 @@ from kuiper.catalog.catalog import Catalog
 from kuiper.catalog.defs import RuleDef, StreamDef
 from kuiper.errors import PlanError
 from kuiper.expr.compile import Scope, compile_expression
+from kuiper.expr.rulefuncs import Unnest
 from kuiper.operators.base import Operator
 from kuiper.operators.filter import FilterOp
 from kuiper.operators.project import ProjectOp, SelectField
+from kuiper.operators.watermark import WatermarkOp
 from kuiper.planner.aggregate import AggregateCollector, aggregate_ops, order_keys
 from kuiper.planner.analytic import AnalyticCollector, with_analytics
+from kuiper.planner.gotext import select_error_prefix
 from kuiper.planner.physical import PhysicalPlan, SourceSpec
-from kuiper.planner.window import split_group_by, window_operator, window_spec
+from kuiper.planner.window import (
+    late_tolerance_ms,
+    split_group_by,
+    window_operator,
+    window_spec,
+)
 from kuiper.sql import Query, parse
 from kuiper.sql.expressions import Arrow
 
@@ -50,6 +58,9 @@ def plan_query(rule: RuleDef, select: exp.Select, catalog: Catalog, registry: An
     if alias:
         streams[alias] = stream
     scope = Scope(streams=streams, default=stream.name, registry=registry)
+    if rule.options.get("isEventTime") and stream.timestamp_field:
+        scope.event_time_field = stream.timestamp_field
+    scope.alias_exprs = select_aliases(select)
     aggs = AggregateCollector()
     scope.aggregates = aggs
     analytics = AnalyticCollector()
@@ -59,19 +70,29 @@ def plan_query(rule: RuleDef, select: exp.Select, catalog: Catalog, registry: An
     cond = None
     if where is not None:
         with aggs.forbidden("WHERE"):
+            scope.hit_updates = False  # WHERE reads last_hit_*; the filter commits passing rows
             cond = compile_expression(where.this, scope)
+            scope.hit_updates = True
     spec = None
     if window_expr is not None:
         with aggs.forbidden("a window"):
             spec = window_spec(window_expr, scope)
     fields, wants_all = _select_fields(select, scope)
     having = select.args.get("having")
-    having_node = compile_expression(having.this, scope) if having is not None else None
+    having_node = None
+    if having is not None:
+        scope.hit_updates = False
+        having_node = compile_expression(having.this, scope)
+        scope.hit_updates = True
     order = order_keys(select, scope)
     limit = _limit(select)
     ops: list[Operator] = []
+    event_time = bool(rule.options.get("isEventTime", False))
+    if spec is None and event_time and stream.timestamp_field:
+        scope.use(stream.name, stream.timestamp_field)
+        ops.append(WatermarkOp(_op_name(ops, "watermark"), stream.timestamp_field,
+                               late_tolerance_ms(rule.options)))
     if spec is not None:
-        event_time = bool(rule.options.get("isEventTime", False))
         if event_time and stream.timestamp_field:
             scope.use(stream.name, stream.timestamp_field)
         ops.append(window_operator(_op_name(ops, "window"), spec, rule, where=cond,
@@ -148,7 +169,24 @@ def _field_name(node: exp.Expression) -> str | None:
     return None
 
 
+def select_aliases(select: exp.Select) -> dict[str, exp.Expression]:
+    """Each SELECT alias's expression (the first one of a name)."""
+    out: dict[str, exp.Expression] = {}
+    for item in select.expressions:
+        if isinstance(item, exp.Alias):
+            out.setdefault(item.alias, item.this)
+    return out
+
+
 def _select_fields(select: exp.Select, scope: Scope) -> tuple[list[SelectField], bool]:
+    scope.in_select = True
+    try:
+        return _compile_fields(select, scope)
+    finally:
+        scope.in_select = False
+
+
+def _compile_fields(select: exp.Select, scope: Scope) -> tuple[list[SelectField], bool]:
     fields: list[SelectField] = []
     wants_all = False
     taken: set[str] = set()
@@ -166,7 +204,12 @@ def _select_fields(select: exp.Select, scope: Scope) -> tuple[list[SelectField],
             continue
         alias = item.alias if isinstance(item, exp.Alias) else None
         body = item.this if isinstance(item, exp.Alias) else item
-        node = compile_expression(body, scope)
+        if alias:
+            scope.defining.add(alias)
+        try:
+            node = compile_expression(body, scope)
+        finally:
+            scope.defining.discard(alias or "")
         name = alias or _field_name(body)
         if not name or name in taken and not alias:
             i = 0
@@ -174,7 +217,9 @@ def _select_fields(select: exp.Select, scope: Scope) -> tuple[list[SelectField],
                 i += 1
             name = f"{DEFAULT_FIELD_PREFIX}{i}"
         taken.add(name)
-        fields.append(SelectField(name, node))
+        prefix = "" if isinstance(node, Unnest) else select_error_prefix(body, alias, scope.default)
+        fields.append(SelectField(name, node, invisible=bool(item.meta.get("invisible")),
+                                  error_prefix=prefix))
         if alias:
             scope.aliases[alias] = node.kind
     return fields, wants_all

@@ -136,7 +136,7 @@ def _retain_size(table: StreamDef) -> int:
 
 def plan_join_query(rule: RuleDef, select: exp.Select, catalog: Catalog,
                     registry: Any) -> PhysicalPlan:
-    from kuiper.planner.build import _limit, _op_name, _select_fields
+    from kuiper.planner.build import _limit, _op_name, _select_fields, select_aliases
 
     entries = _inputs(select, catalog)
     scope = Scope(streams={}, default=entries[0][1].name, registry=registry, joined=[])
@@ -146,6 +146,7 @@ def plan_join_query(rule: RuleDef, select: exp.Select, catalog: Catalog,
         scope.ref_of.setdefault(sdef.name, ref)
         scope.ref_of[ref] = ref
         scope.joined.append((ref, sdef))  # type: ignore[union-attr]
+    scope.alias_exprs = select_aliases(select)
     aggs = AggregateCollector()
     scope.aggregates = aggs
     scope.analytics = _NoAnalytics()

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from kuiper.api.batch import Batch
 from kuiper.errors import PluginError
 from kuiper.operators.base import Operator
@@ -73,6 +75,16 @@ async def forward(outputs: list[Channel], batch: Batch | None) -> int:
     for ch in outputs:
         await ch.put(batch)
     return batch.n
+
+
+def slice_emissions(batch: Batch, start: int, stop: int) -> Batch:
+    """Rows [start, stop) with the emissions they hold (cuts fall on emission bounds)."""
+    part = batch.slice(start, stop)
+    if batch.emission_bounds is not None:
+        b = batch.emission_bounds
+        inner = b[(b > start) & (b < stop)] - start
+        part.emission_bounds = np.concatenate([[0], inner, [stop - start]]).astype(np.int64)
+    return part
 
 
 def forward_control(outputs: list[Channel], item: EndOfInput | ErrorMessage) -> None:
@@ -162,7 +174,10 @@ class OperatorNode:
         except Exception as exc:
             self._failed(exc)
             return
-        out = self._called(fn, t0, out)
+        out, positioned = self._called(fn, t0, out)
+        if positioned and self.options.send_error:
+            self.metrics.records_out_total += await self._forward_with_errors(out, positioned)
+            return
         self.metrics.records_out_total += await forward(self.outputs, out)
 
     def call_now(self, fn, *args) -> Batch | None:  # type: ignore[no-untyped-def]
@@ -176,7 +191,8 @@ class OperatorNode:
         except Exception as exc:
             self._failed(exc)
             return None
-        out = self._called(fn, t0, out)
+        # positioned row errors exist only with sendError, which never runs inline
+        out, _ = self._called(fn, t0, out)
         if out is None or out.n == 0:
             return None
         self.metrics.records_out_total += out.n
@@ -195,23 +211,42 @@ class OperatorNode:
         if self.options.send_error:
             forward_control(self.outputs, ErrorMessage(str(exc)))
 
-    def _called(self, fn, t0: int, out: Any) -> Any:  # type: ignore[no-untyped-def]
+    def _called(self, fn, t0: int,  # type: ignore[no-untyped-def]
+                out: Any) -> tuple[Any, list[tuple[int, str]]]:
+        """Latency, the operator's row errors; (the output, positioned errors to send)."""
         if fn == self.op.process:
             self.metrics.process_latency_us = (time.perf_counter_ns() - t0) // 1000
+        take_rows = getattr(self.op, "take_row_errors", None)
+        positioned = take_rows(self.options.send_error) if take_rows is not None else []
         take = getattr(self.op, "take_errors", None)
         if take is not None:
             for count, message in take():
-                self._row_errors(count, message)
-        return out
+                self._row_errors(count, message, send=not positioned)
+        return out, positioned
 
-    def _row_errors(self, count: int, message: str) -> None:
+    async def _forward_with_errors(self, out: Batch | None, errors: list[tuple[int, str]]) -> int:
+        """The output with each row error sent at its position (sendError), in input order."""
+        sent = 0
+        start = 0
+        n = 0 if out is None else out.n
+        for pos, message in sorted(errors, key=lambda e: e[0]):
+            pos = min(max(pos, start), n)
+            if pos > start and out is not None:
+                sent += await forward(self.outputs, slice_emissions(out, start, pos))
+            forward_control(self.outputs, ErrorMessage(message))
+            start = pos
+        if out is not None and start < n:
+            sent += await forward(self.outputs, out if start == 0 else slice_emissions(out, start, n))
+        return sent
+
+    def _row_errors(self, count: int, message: str, *, send: bool = True) -> None:
         """Rows the operator dropped because an expression failed on them: each one counts."""
         m = self.metrics
         m.exceptions_total += count - 1
         m.exception(message)
         log.warning("rule %s: operator %s dropped %d row(s): %s",
                     self.rule_id, self.op.name, count, message)
-        if self.options.send_error:
+        if self.options.send_error and send:
             for _ in range(count):
                 forward_control(self.outputs, ErrorMessage(message))
 

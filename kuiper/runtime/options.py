@@ -1,13 +1,16 @@
 """Rule options in eKuiper's names, parsed into a frozen dataclass with eKuiper's defaults."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kuiper.catalog.defs import RuleDef
 from kuiper.errors import ConfigError
+from kuiper.runtime.conf import canonical, kuiper_conf, merge, section
 
 log = logging.getLogger(__name__)
 
@@ -162,3 +165,20 @@ def parse_rule_options(raw: Mapping[str, Any] | None) -> RuleOptions:
         shared_source=_bool(raw, "sharedSource", True),
         unknown=unknown,
     )
+
+
+def rule_defaults(root: str) -> dict[str, Any]:
+    """The `rule:` section of the root's effective kuiper.yaml (defaults for every rule),
+    with option names spelled as rules spell them (env variables give lower case)."""
+    return canonical(section(kuiper_conf(root), "rule"), _KNOWN | _PASSIVE)
+
+
+def effective_options(root: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A rule's `options` laid over the global defaults (nested objects such as
+    `restartStrategy` merge key by key, as eKuiper unmarshals a rule over its defaults)."""
+    return merge(rule_defaults(root), dict(raw or {}))
+
+
+def with_rule_defaults(root: str, rule: RuleDef) -> RuleDef:
+    """`rule` as planned and run: its options laid over the root's global defaults."""
+    return dataclasses.replace(rule, options=effective_options(root, rule.options))

@@ -1,11 +1,15 @@
 """Connector and format registries: sources, sinks, decoders and encoders by type name.
 
-`kuiper.io` fills them on import with the built-in connectors; plugins add to the same maps.
+`kuiper.io` names the built-in connectors with the module that defines each one
+(`register_lazy`): the module is imported the first time a rule asks for its type, so a rule
+that reads a file does not pay for MQTT, HTTP or protobuf. Plugins add to the same maps.
 Names are matched case-insensitively (eKuiper writes `TYPE="file"`, `{"log": {}}`).
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kuiper.errors import NotFoundError
@@ -20,6 +24,23 @@ _FORMATS: dict[str, Callable[..., Any]] = {}
 _ENCODERS: dict[str, Callable[..., Any]] = {}
 _conf_loader: ConfLoader | None = None
 _STREAM_PROPS = {"DELIMITER": "delimiter"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Deferred:
+    """A built-in registered by name only: `module` registers the real class on import."""
+
+    module: str
+
+
+_TABLES = {"source": _SOURCES, "sink": _SINKS, "lookup": _LOOKUPS, "format": _FORMATS,
+           "encoder": _ENCODERS}
+
+
+def register_lazy(kind: str, name: str, module: str) -> None:
+    """Name a built-in of `kind` (source, sink, lookup, format, encoder) whose class `module`
+    registers when imported; an existing registration (a plugin's) is kept."""
+    _TABLES[kind].setdefault(name.lower(), _Deferred(module))  # type: ignore[arg-type]
 
 
 def _register(table: dict[str, Callable[..., Any]], name: str) -> Callable[[T], T]:
@@ -60,7 +81,17 @@ def register_encoder(name: str) -> Callable[[T], T]:
 
 
 def _lookup(table: dict[str, Callable[..., Any]], what: str, name: str) -> Callable[..., Any]:
-    found = table.get((name or "").lower())
+    key = (name or "").lower()
+    found: Any = table.get(key)
+    if isinstance(found, _Deferred):
+        try:
+            importlib.import_module(found.module)
+        except ImportError as exc:
+            raise NotFoundError(f"{what} '{name}' is not available: {exc}",
+                                hint=f"install the Python package it needs ({exc.name})") from exc
+        found = table.get(key)
+        if isinstance(found, _Deferred):
+            raise NotFoundError(f"{what} '{name}': {found.module} does not define it")
     if found is None:
         known = ", ".join(sorted(table)) or "none registered (was kuiper.io imported?)"
         raise NotFoundError(f"unknown {what} '{name}'", hint=f"known {what}s: {known}")

@@ -33,11 +33,16 @@ from kuiper.runtime.context import (
     maybe_await,
 )
 from kuiper.runtime.metrics import RuleStatus
-from kuiper.runtime.options import RestartStrategy, RuleOptions, parse_rule_options
+from kuiper.runtime.options import (
+    RestartStrategy,
+    RuleOptions,
+    effective_options,
+    parse_rule_options,
+)
 from kuiper.runtime.shared_source import SourceTap, may_share
 from kuiper.runtime.source_node import SourceNode
 from kuiper.runtime.topology import Topology, build_topology
-from kuiper.state import checkpoint
+from kuiper.state import checkpoint, opstate
 from kuiper.state.checkpoint import Checkpointer, CheckpointPolicy
 from kuiper.state.extension_state import RuleExtensionState
 from kuiper.state.kv import KVStore, open_store
@@ -65,6 +70,16 @@ class DrainBarrier:
         self.sources = sources
         self.consumers = consumers  # (operator or sink node, its task)
         self.timeout_s = timeout_s
+
+    def snapshot(self) -> bytes:
+        """Every operator's and sink's state at the quiescent point."""
+        return opstate.dumps(opstate.snapshot_nodes(
+            [_state_name(node) for node, _task in self.consumers]))
+
+    def committed(self, offsets: dict[str, Any]) -> None:
+        for s in self.sources:
+            if s.spec.name in offsets:
+                s.commit(offsets[s.spec.name])
 
     def drained(self) -> bool:
         return all(task.done() or (not len(node.inbox) and node.inbox.waiting > 0)
@@ -98,6 +113,12 @@ class DrainBarrier:
             s.resume()
 
 
+def _state_name(node: Any) -> tuple[str, Any]:
+    """(name in the checkpoint, object holding the state) of an operator or sink node."""
+    op = getattr(node, "op", None)
+    return (f"op/{op.name}", op) if op is not None else (f"sink/{node.name}", node)
+
+
 def restart_delay_ms(strategy: RestartStrategy, attempt: int) -> float:
     """The wait before restart `attempt` (1-based): delay * multiplier^(attempt-1), at most
     maxDelay, then ± jitterFactor of it."""
@@ -129,14 +150,15 @@ class RuleRunner:
         self.rule_id = plan.rule.id
         self.root = root
         self.clock = clock or SystemClock()
-        self.options = options or parse_rule_options(plan.rule.options)
+        raw_options = effective_options(root, plan.rule.options)
+        self.options = options or parse_rule_options(raw_options)
         if self.options.is_event_time and not plan.is_windowed:
             log.info("rule %s: isEventTime only changes windowed rules; this one has no window",
                      self.rule_id)
         if self.options.concurrency > 1:
             log.info("rule %s: concurrency %d runs as 1 (keeps order)",
                      self.rule_id, self.options.concurrency)
-        self.policy = checkpoint_policy(self.options, dict(plan.rule.options or {}))
+        self.policy = checkpoint_policy(self.options, raw_options)
         self.tick_ms = tick_ms
         self.topology: Topology | None = None
         self.extension_state: RuleExtensionState | None = None
@@ -223,6 +245,10 @@ class RuleRunner:
         share = may_share(self.plan, self.options, self.policy.persistent)
         topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms,
                               share=share)
+        if not self._restore_operators(topo):  # partly restored: start from fresh nodes
+            topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms,
+                                  share=share)
+            self._prepare_checkpoints(topo)
         self.topology = topo
         self._bind_contexts(topo, state)
         self._rewind_sources(topo)
@@ -258,6 +284,44 @@ class RuleRunner:
                 self.checkpointer.run_periodic(self.clock.sleep, barrier),
                 name=f"{name}-checkpoint"))
         self._supervisor = asyncio.create_task(self._supervise(), name=f"{name}-supervisor")
+
+    def _prepare_checkpoints(self, topo: Topology) -> bool:
+        """Sinks' caches write through; sources that acknowledge at checkpoints are told so.
+        True when every stream source replays what came after a checkpoint (it rewinds, or
+        its broker redelivers what it did not acknowledge): then sinks may drop what they
+        got after the checkpoint, since it comes again."""
+        for sink in topo.sinks:
+            sink.checkpointed()
+        replay = True
+        for node in topo.sources:
+            begin = getattr(node.source, "checkpointed", None)
+            acknowledges = bool(begin()) if callable(begin) else False
+            if not node.is_table:
+                replay = replay and (acknowledges
+                                     or callable(getattr(node.source, "rewind", None)))
+        return replay
+
+    def _restore_operators(self, topo: Topology) -> bool:
+        """qos >= 1: operators and sinks start from the state of the checkpoint the sources
+        rewind to (the restored one, or the last one of this process)."""
+        if self.options.qos < 1 or self.checkpointer is None:
+            return True
+        replay = self._prepare_checkpoints(topo)
+        blob = self.checkpointer.op_state
+        if not blob:
+            return True
+        for sink in topo.sinks:
+            sink.replay = replay
+        nodes = [_state_name(n) for n in (*topo.operators, *topo.sinks)]
+        try:
+            done = opstate.restore_nodes(nodes, opstate.loads(blob))
+        except Exception as exc:  # noqa: BLE001 - a state the plan no longer fits: start empty
+            log.error("rule %s: cannot restore its operators' state, starting them empty: %s",
+                      self.rule_id, exc)
+            return False
+        log.info("rule %s: %d operator/sink state(s) restored from checkpoint %s",
+                 self.rule_id, done, self.checkpointer.last_id)
+        return True
 
     def _rewind_sources(self, topo: Topology) -> None:
         """qos >= 1: sources record their offsets; rewindable ones rewind to the checkpoint's."""

@@ -29,6 +29,7 @@ from kuiper.api.batch import (
     infer_kind,
 )
 from kuiper.catalog.defs import FieldDef, StreamDef
+from kuiper.functions.gostyle import go_repr
 
 RowError = tuple[int, str]  # (0-based row index, message)
 
@@ -45,6 +46,19 @@ def _json_type(v: Any) -> str:
     if isinstance(v, dict):
         return "an object"
     return type(v).__name__
+
+
+#: the word eKuiper's preprocessor uses for a value that does not convert to its declared type
+TYPE_MISMATCH = "type mismatch"
+_GO_KIND = {BIGINT: "int64", FLOAT: "float64", STRING: "string", BOOLEAN: "bool",
+            DATETIME: "datetime", BYTEA: "bytea", ARRAY: "array", STRUCT: "struct"}
+
+
+def type_mismatch(name: str, kind: str, v: Any) -> str:
+    """eKuiper's text for a value that does not convert to its field's declared type."""
+    shown = go_repr(v)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return f"field {name} {TYPE_MISMATCH}: cannot convert {shown} to {_GO_KIND.get(kind, kind)}"
 
 
 def _parse_time_ms(text: str) -> int:
@@ -145,10 +159,8 @@ def convert_column(
             continue
         try:
             out.append(convert_value(kind, v, lenient))
-        except (ValueError, TypeError, OverflowError) as exc:
-            shown = repr(v)
-            shown = shown if len(shown) <= 40 else shown[:37] + "..."
-            errors.append((i, f"field '{fdef.name}' is declared {kind} but holds {exc} ({shown})"))
+        except (ValueError, TypeError, OverflowError):
+            errors.append((i, type_mismatch(fdef.name, kind, v)))
             out.append(None)
     return Column.from_values(out, kind), errors
 
@@ -191,3 +203,57 @@ def rows_to_batch(
         batch = batch.filter(~bad)
         errors.sort(key=lambda e: e[0])
     return batch, errors
+
+
+def column_defaults(stream: StreamDef, wanted: Sequence[str] | None) -> list[FieldDef]:
+    """The declared fields whose `DEFAULT` applies: eKuiper fills them only under
+    `STRICT_VALIDATION="true"`; `wanted` (the fields a rule reads, None = all) limits them."""
+    if not stream.strict_validation:
+        return []
+    return [f for f in stream.fields
+            if f.default is not None and (wanted is None or f.name in wanted)]
+
+
+def apply_defaults(batch: Batch, fields: Sequence[FieldDef]) -> Batch:
+    """Fill each field's missing (or null) values with its DEFAULT, a whole column at a time."""
+    n = batch.n
+    if not n:
+        return batch
+    for f in fields:
+        col = batch.columns.get(f.name)
+        if col is None:
+            batch.columns[f.name] = _constant(f.kind, f.default, n)
+            continue
+        if col.valid is None or bool(col.valid.all()):
+            continue
+        batch.columns[f.name] = _filled(col, f.default)
+    return batch
+
+
+def _constant(kind: str, value: Any, n: int) -> Column:
+    if kind in (BIGINT, FLOAT, BOOLEAN):
+        dtype = {BIGINT: np.int64, FLOAT: np.float64, BOOLEAN: np.bool_}[kind]
+        return Column(kind, np.full(n, value, dtype=dtype))
+    values = np.empty(n, dtype=object)
+    values.fill(value)
+    return Column(kind, values)
+
+
+def _filled(col: Column, value: Any) -> Column:
+    missing = ~col.valid  # type: ignore[operator]
+    if col.kind == STRING and col.dictionary is not None:
+        dictionary = col.dictionary
+        hits = np.flatnonzero(dictionary == value)
+        if len(hits):
+            code = int(hits[0])
+        else:
+            code = len(dictionary)
+            dictionary = np.append(dictionary, np.array([value], dtype=object))
+        codes = col.values.copy()
+        codes[missing] = code
+        return Column(col.kind, codes, None, dictionary)
+    values = col.values.copy()
+    if values.dtype == object or col.kind in (BIGINT, FLOAT, BOOLEAN):
+        values[missing] = value
+        return Column(col.kind, values, None, col.dictionary)
+    return col

@@ -8,6 +8,16 @@ dropped and the earliest disk page moves up. A page not yet full lives in memory
 a crash, as in eKuiper. On a normal stop everything in memory is written to disk (unless
 `cleanCacheAtStop`), so a restarted rule resends it.
 
+Checkpoints (rule qos >= 1, `write_through`): the cache takes part in the rule's consistent
+checkpoints so a crash neither loses nor repeats results. Every message goes to disk pages (no
+memory head: `memoryCacheThreshold` counts as 0); a page being resent stays on disk until its
+last message is delivered; `sync()` (at each checkpoint) writes the page being filled and the
+rest of a page being resent back to disk, and the sink records `high_seq` (the last page number
+ever used; page numbers only grow). A restart from that checkpoint calls `truncate_after` before
+`open`: pages written after the checkpoint are dropped, since the replayed input produces their
+messages again. What the sink delivered from a page after the checkpoint is delivered again
+(at least once, at most what one checkpoint interval resent).
+
 Order is kept: memory head, then disk pages by `seq`, then the page being filled.
 An entry is `(data, props)`: the message (bytes, str, dict or list) and its dynamic props.
 `Resender` is the delivery policy around it: retries, caching a failure, resending in order.
@@ -88,6 +98,10 @@ class SinkCache:
         self.disk_count = 0
         self.dropped = 0
         self._db: sqlite3.Connection | None = None
+        self.write_through = False  # rule qos >= 1: see the module doc
+        self.high_seq = 0  # the last page number used (write_through: never reused)
+        self._truncate: int | None = None  # set by truncate_after, applied by open
+        self._page_seq: int | None = None  # write_through: the page `memory` was loaded from
 
     # --- lifecycle ------------------------------------------------------------------------
     def open(self) -> None:
@@ -98,6 +112,10 @@ class SinkCache:
         db.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" '
                    "(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, body BLOB NOT NULL)")
         self._db = db
+        if self._truncate is not None:
+            db.execute(f'DELETE FROM "{self.table}" WHERE seq > ?', (self._truncate,))
+        high = db.execute(f'SELECT MAX(seq) FROM "{self.table}"').fetchone()[0]
+        self.high_seq = max(int(high or 0), self._truncate or 0)
         self.disk_count = int(db.execute(f'SELECT COALESCE(SUM(n), 0) FROM "{self.table}"')
                               .fetchone()[0])
         if self.disk_count:
@@ -112,6 +130,8 @@ class SinkCache:
         try:
             if self.conf.clean_at_stop:
                 db.execute(f'DROP TABLE IF EXISTS "{self.table}"')
+            elif self.write_through:
+                self.sync()
             else:
                 if self.memory:
                     self._write(list(self.memory), head=True)
@@ -125,13 +145,39 @@ class SinkCache:
             db.close()
             self._db = None
 
+    # --- checkpoints (write_through) ---------------------------------------------------------
+    def truncate_after(self, seq: int) -> None:
+        """Before `open`: drop the pages numbered above `seq` (written after a checkpoint)."""
+        self._truncate = int(seq)
+
+    def sync(self) -> int:
+        """Everything pending on disk (a checkpoint): the page being filled, and what is left
+        of a page being resent; the last page number used."""
+        if self._db is None:
+            return self.high_seq
+        if self._page_seq is not None:
+            seq, self._page_seq = self._page_seq, None
+            rest = list(self.memory)
+            self.memory.clear()
+            if rest:
+                self._db.execute(f'UPDATE "{self.table}" SET n = ?, body = ? WHERE seq = ?',
+                                 (len(rest), encode_page(rest), seq))
+                self.disk_count += len(rest)
+            else:
+                self._db.execute(f'DELETE FROM "{self.table}" WHERE seq = ?', (seq,))
+        if self.write_page:
+            page, self.write_page = self.write_page, []
+            self._write(page)
+        return self.high_seq
+
     # --- queue ------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.memory) + self.disk_count + len(self.write_page)
 
     def add(self, entry: Entry) -> None:
         conf = self.conf
-        if not self.disk_count and not self.write_page and len(self.memory) < conf.memory_threshold:
+        threshold = 0 if self.write_through and self._db is not None else conf.memory_threshold
+        if not self.disk_count and not self.write_page and len(self.memory) < threshold:
             self.memory.append(entry)
             return
         if conf.max_disk <= 0 or self._db is None:  # no disk: the oldest message gives way
@@ -149,6 +195,9 @@ class SinkCache:
         if not self.memory:
             if self.disk_count:
                 self._load_page()
+            elif self.write_page and self.write_through and self._db is not None:
+                self._flush_page()  # on disk first: a page in memory only is not resent
+                self._load_page()
             elif self.write_page:
                 self.memory.extend(self.write_page)
                 self.write_page = []
@@ -158,6 +207,14 @@ class SinkCache:
         """Forget the oldest message (it was delivered or cannot be)."""
         if self.memory or self.peek() is not None:
             self.memory.popleft()
+            if not self.memory:
+                self._drop_loaded()
+
+    def _drop_loaded(self) -> None:
+        """write_through: the page resent from memory is done, off the disk it goes."""
+        if self._page_seq is not None and self._db is not None:
+            self._db.execute(f'DELETE FROM "{self.table}" WHERE seq = ?', (self._page_seq,))
+        self._page_seq = None
 
     # --- disk -------------------------------------------------------------------------------
     def _flush_page(self) -> None:
@@ -168,6 +225,7 @@ class SinkCache:
             log.warning("sink cache %s is full (maxDiskCache %d): %d oldest message(s) dropped",
                         self.table, self.conf.max_disk, len(self.memory))
             self.memory.clear()
+            self._drop_loaded()
             self._load_page()
         self._write(page)
 
@@ -183,8 +241,11 @@ class SinkCache:
         else:
             high = self._db.execute(f'SELECT MAX(seq) FROM "{t}"').fetchone()[0]
             first = (high if high is not None else 0) + 1
+            if self.write_through:
+                first = max(first, self.high_seq + 1)
         self._db.executemany(f'INSERT INTO "{t}" (seq, n, body) VALUES (?, ?, ?)',
                              [(first + k, len(p), encode_page(p)) for k, p in enumerate(parts)])
+        self.high_seq = max(self.high_seq, first + len(parts) - 1)
         self.disk_count += len(entries)
 
     def _load_page(self) -> None:
@@ -196,7 +257,10 @@ class SinkCache:
             self.disk_count = 0
             return
         seq, n, body = row
-        self._db.execute(f'DELETE FROM "{self.table}" WHERE seq = ?', (seq,))
+        if self.write_through:
+            self._page_seq = int(seq)  # deleted once delivered (`pop`)
+        else:
+            self._db.execute(f'DELETE FROM "{self.table}" WHERE seq = ?', (seq,))
         self.disk_count -= n
         self.memory.extend(decode_page(body))
 

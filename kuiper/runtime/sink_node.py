@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import yaml
 
 from kuiper.api.batch import Batch
 from kuiper.api.contract import Sink
 from kuiper.errors import ConfigError
 from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage
 from kuiper.runtime.clock import Clock, SystemClock
+from kuiper.runtime.conf import canonical, kuiper_conf
+from kuiper.runtime.conf import section as conf_section
 from kuiper.runtime.context import NodeContext, maybe_await
 from kuiper.runtime.metrics import NodeMetrics
 from kuiper.runtime.options import RuleOptions, parse_duration_ms
@@ -153,18 +154,10 @@ def _compile_all(value: Any) -> None:
 
 
 def global_sink_defaults(root: str) -> dict[str, Any]:
-    """The `sink:` section of `{root}/etc/kuiper.yaml` (cache defaults for every sink)."""
-    path = os.path.join(root, "etc", "kuiper.yaml")
-    if not os.path.isfile(path):
-        return {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        log.warning("cannot read %s: %s", path, exc)
-        return {}
-    section = doc.get("sink") if isinstance(doc, dict) else None
-    return {k: section[k] for k in _GLOBAL_KEYS if isinstance(section, dict) and k in section}
+    """The `sink:` section of the root's effective kuiper.yaml (cache defaults for every
+    sink; `KUIPER__SINK__ENABLECACHE=true` and the like override the file)."""
+    section = canonical(conf_section(kuiper_conf(root), "sink"), _GLOBAL_KEYS)
+    return {k: section[k] for k in _GLOBAL_KEYS if k in section}
 
 
 def _select(row: Any, fields: tuple[str, ...], exclude: tuple[str, ...]) -> Any:
@@ -228,6 +221,7 @@ class SinkNode:
                             and not options.send_meta_to_sink
                             and callable(getattr(sink, "collect_joined", None))
                             and callable(getattr(encoder, "encode_joined", None)))
+        self.replay = True  # the rule's sources replay after a checkpoint (see restore_state)
         self.cache: SinkCache | None = None
         if p.cache is not None:
             path = os.path.join(root, "data", "cache.db")
@@ -243,6 +237,45 @@ class SinkNode:
         cache = self.cache
         self.metrics.buffer_length_fn = lambda: (
             inbox.rows + len(self._buffer) + (len(cache) if cache is not None else 0))
+
+    # --- checkpoints (rule qos >= 1) ---------------------------------------------------------
+    def checkpointed(self) -> None:
+        """The rule takes consistent checkpoints: the cache writes through to disk."""
+        if self.cache is not None:
+            self.cache.write_through = True
+
+    def snapshot_state(self) -> dict[str, Any] | None:
+        """At a checkpoint's quiescent point: rows waiting for batchSize/lingerInterval, and
+        the cache synced to disk with its last page number (see `sink_cache`)."""
+        state: dict[str, Any] = {}
+        snap = getattr(self.sink, "snapshot_state", None)
+        if callable(snap):  # a sink that can resume exactly where the checkpoint was (file)
+            own = snap()
+            if own is not None:
+                state["sink"] = own
+        if self._buffer:
+            state["buffer"] = list(self._buffer)
+        if self.cache is not None:
+            state["cache_seq"] = self.cache.sync()
+        return state or None
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Before `open`: the checkpoint's batching buffer. When the rule's sources replay
+        what came after the checkpoint (`replay`), what the sink got after it goes (cache
+        pages, the file sink's tail), since it comes again; else it is kept."""
+        restore = getattr(self.sink, "restore_state", None)
+        if callable(restore) and state.get("sink") is not None:
+            own = dict(state["sink"])
+            if not self.replay:
+                own["keep_tail"] = True
+            restore(own)
+        buffered = state.get("buffer") or []
+        if buffered:
+            self._buffer = list(buffered)
+            self._buffer_since = self.clock.now_ms()
+            self._buffer_rows.set()
+        if self.cache is not None and state.get("cache_seq") is not None and self.replay:
+            self.cache.truncate_after(int(state["cache_seq"]))
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:

@@ -31,12 +31,13 @@ from kuiper.runtime.context import NodeContext, maybe_await
 from kuiper.runtime.metrics import NodeMetrics
 from kuiper.runtime.node import Input, InputEnd
 from kuiper.runtime.options import RuleOptions
-from kuiper.runtime.schema import rows_to_batch
+from kuiper.runtime.schema import TYPE_MISMATCH, apply_defaults, column_defaults, rows_to_batch
 
 log = logging.getLogger(__name__)
 
 ROWS, PAYLOADS, LINES, BATCH, ERROR, EOF = "rows", "payloads", "lines", "batch", "error", "eof"
 _MAX_LOGGED_ERRORS = 5  # per hand-off; the rest are counted
+Deferred = list[tuple[int, str]]  # (row position in a decoded batch, error text for the sinks)
 
 
 class SourceContext(NodeContext):
@@ -70,9 +71,10 @@ class SourceContext(NodeContext):
                     for k, v in meta.items()} if meta else None
             self._node.push((PAYLOADS, list(payloads), cols, len(payloads)))
 
-    def emit_lines(self, chunk: bytes) -> None:
+    def emit_lines(self, chunk: bytes, meta: Mapping[str, Any] | None = None) -> None:
         if chunk:
-            self._node.push((LINES, chunk, None, chunk.count(b"\n") + (chunk[-1:] != b"\n")))
+            self._node.push((LINES, chunk, dict(meta) if meta else None,
+                             chunk.count(b"\n") + (chunk[-1:] != b"\n")))
 
     def emit_batch(self, batch: Batch | Mapping[str, Column | Sequence[Any]]) -> None:
         if not isinstance(batch, Batch):
@@ -156,6 +158,8 @@ class SourceNode:
         self._message_base = 0
         self.metrics.buffer_length_fn = lambda: self._pending_rows
         self._lenient = bool(getattr(source, "text_values", False))
+        self._defaults = column_defaults(spec.stream, spec.fields)
+        self._deferred: Deferred = []  # decode errors of the run being decoded (sendError)
         self.track_offsets = False  # set by the rule (qos >= 1) before the connector starts
         self.offset: Any = None  # the source offset after the last batch handed downstream
         self._gate = asyncio.Event()  # cleared while a checkpoint holds the hand-off loop
@@ -169,6 +173,16 @@ class SourceNode:
         self.source.rewind(offset)
         self.offset = offset
         self._line_base = int(getattr(self.source, "lines_before", 0) or 0)
+
+    def commit(self, offset: Any) -> None:
+        """A checkpoint holding `offset` is saved: a source that acknowledges its input (MQTT
+        with a persistent session) may now acknowledge what came up to it."""
+        commit = getattr(self.source, "commit", None)
+        if callable(commit):
+            try:
+                commit(offset)
+            except Exception as exc:  # noqa: BLE001 - acknowledged at the next checkpoint
+                self.report(f"source {self.spec.name} cannot acknowledge its input: {exc}")
 
     async def pause(self) -> None:
         """Hold the hand-off loop; returns once no hand-off is in progress."""
@@ -285,13 +299,17 @@ class SourceNode:
             if self.track_offsets and len(taken[-1]) > 4:
                 self.offset = taken[-1][4]  # type: ignore[misc]
             self.metrics.invoked()
-            for batch in self._decode(taken):
-                for start in range(0, batch.n, max_rows):
-                    part = batch if batch.n <= max_rows else batch.slice(start, start + max_rows)
-                    self.metrics.records_out_total += part.n
-                    for tap in self.taps:
-                        if not tap.closed:
-                            await tap.deliver(part)
+            for whole, deferred in self._decode(taken):
+                for batch, error in _interleave(whole, deferred):
+                    if error is not None:
+                        self._forward_error(error)
+                        continue
+                    for start in range(0, batch.n, max_rows):
+                        part = batch if batch.n <= max_rows else batch.slice(start, start + max_rows)
+                        self.metrics.records_out_total += part.n
+                        for tap in self.taps:
+                            if not tap.closed:
+                                await tap.deliver(part)
             last = taken[-1]
             if last[0] == ERROR:
                 self._error_item(last[1])
@@ -322,28 +340,39 @@ class SourceNode:
             for ch in self.outputs:
                 ch.put_control(ErrorMessage(text))
 
-    def _decode(self, items: list[tuple[str, Any, Any, int]]) -> list[Batch]:
-        """Decode runs of same-kind items; one batch per hand-off where possible."""
+    def _decode(self, items: list[tuple[str, Any, Any, int]]) -> list[tuple[Batch, Deferred]]:
+        """Decode runs of same-kind items; one batch per hand-off where possible, each with the
+        error messages (sendError) to send before its row at a position."""
         parts: list[Batch] = []
+        deferred: Deferred = []
         i = 0
         while i < len(items):
             kind = items[i][0]
             j = i
-            while j < len(items) and items[j][0] == kind:
+            while j < len(items) and items[j][0] == kind and (
+                    kind != LINES or items[j][2] == items[i][2]):  # lines of one origin
                 j += 1
             run = items[i:j]
             i = j
             if kind in (ERROR, EOF):
                 continue
             t0 = _now_ns()
+            self._deferred = []
             batch = self._decode_run(kind, run)
+            offset = sum(b.n for b in parts)
+            deferred += [(offset + min(pos, batch.n if batch is not None else 0), text)
+                         for pos, text in self._deferred]
             if batch is not None and batch.n:
+                if self._defaults:
+                    batch = apply_defaults(batch, self._defaults)
                 batch.timestamps = np.full(batch.n, self.clock.now_ms(), dtype=np.int64)
                 parts.append(batch)
             self.metrics.process_latency_us = (_now_ns() - t0) // 1000
         if len(parts) > 1:
-            return [concat_batches(parts)]
-        return parts
+            return [(concat_batches(parts), deferred)]
+        if not parts:
+            return [(Batch.empty(), deferred)] if deferred else []
+        return [(parts[0], deferred)]
 
     def _decode_run(self, kind: str, run: list[tuple[str, Any, Any, int]]) -> Batch | None:
         try:
@@ -372,11 +401,16 @@ class SourceNode:
                         meta = {k: c.filter(keep) for k, c in meta.items()}
                 if meta and batch.n == len(next(iter(meta.values()))):
                     batch.meta = meta
+                elif meta and len(payloads) == 1 and batch.n:  # one payload of many rows
+                    only = {k: c.to_pylist()[0] for k, c in meta.items()}
+                    batch.meta = {k: Column.constant(v, batch.n) for k, v in only.items()}
                 base, what = self._message_base, "message"
                 self._message_base += len(payloads)
             else:
                 chunk = run[0][1] if len(run) == 1 else _join_lines([it[1] for it in run])
                 batch, errors = self.decoder.decode_lines(chunk)
+                if run[0][2] and batch.n:  # the rows' common metadata (the file source's file)
+                    batch.meta = {k: Column.constant(v, batch.n) for k, v in run[0][2].items()}
                 base, what = self._line_base, "line"
                 self._line_base += sum(it[3] for it in run)
         except Exception as exc:
@@ -384,13 +418,20 @@ class SourceNode:
             return None
         self.metrics.records_in_total += batch.n + len(errors)
         for k, (num, msg) in enumerate(errors):
-            self._decode_error(f"{what} {base + num}: {msg}", logged=k < _MAX_LOGGED_ERRORS)
+            # sent before the row that followed the bad one (one row a line or message:
+            # the good rows before it are the earlier numbers without an error)
+            self._decode_error(f"{what} {base + num}: {msg}", logged=k < _MAX_LOGGED_ERRORS,
+                               sent=f"error in preprocessor: {msg}" if TYPE_MISMATCH in msg
+                               else None, position=max(0, num - 1 - k))
         if len(errors) > _MAX_LOGGED_ERRORS:
             log.warning("rule %s, stream %s: %d more decode errors not shown",
                         self.ctx.get_rule_id(), self.spec.name, len(errors) - _MAX_LOGGED_ERRORS)
         return batch
 
-    def _decode_error(self, where_what: str, *, logged: bool) -> None:
+    def _decode_error(self, where_what: str, *, logged: bool, sent: str | None = None,
+                      position: int | None = None) -> None:
+        """Count and log a bad input; with sendError the sinks get `sent` (eKuiper's text, as
+        "error in preprocessor: field x type mismatch: ...") or the logged text."""
         ds = self.spec.stream.datasource
         origin = f"stream {self.spec.name}" + (f" ({ds})" if ds else "")
         text = f"{origin}, {where_what}"
@@ -398,7 +439,10 @@ class SourceNode:
         if logged:
             log.warning("rule %s: skipped bad input: %s; fix the data or the stream's "
                         "declared types (CREATE STREAM ...)", self.ctx.get_rule_id(), text)
-        self._forward_error(text)
+        if position is not None and any(t.options.send_error for t in self.taps):
+            self._deferred.append((position, sent or text))
+        else:
+            self._forward_error(sent or text)
 
     def _error_item(self, error: BaseException | str) -> None:
         self.report(str(error))
@@ -413,6 +457,23 @@ class SourceNode:
         for tap in self.taps:
             if not tap.closed:
                 tap.forward_error(text)
+
+
+def _interleave(batch: Batch, deferred: Deferred) -> list[tuple[Batch, str | None]]:
+    """The batch cut at the deferred errors' positions: (rows, None) and (empty, error) items."""
+    if not deferred:
+        return [(batch, None)]
+    out: list[tuple[Batch, str | None]] = []
+    start = 0
+    for pos, text in sorted(deferred, key=lambda d: d[0]):
+        pos = min(max(pos, start), batch.n)
+        if pos > start:
+            out.append((batch.slice(start, pos), None))
+        out.append((batch, text))
+        start = pos
+    if start < batch.n:
+        out.append((batch.slice(start, batch.n), None))
+    return out
 
 
 async def _first_of(*events: asyncio.Event) -> None:

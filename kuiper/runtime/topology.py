@@ -118,7 +118,8 @@ def build_topology(
     for node in (*topo.operators, *topo.sinks):
         inbox = node.inbox
         inbox.on_drop = node.metrics.dropped
-    if share and topo.operators and all(runs_inline(n.op) for n in topo.operators):
+    if (share and topo.operators and not options.send_error
+            and all(runs_inline(n.op) for n in topo.operators)):
         topo.sources[0].fuse(topo.operators)  # type: ignore[union-attr]
         topo.fused = True
     return topo

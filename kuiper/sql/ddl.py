@@ -28,6 +28,28 @@ STREAM_OPTIONS = (
 SCALAR_TYPES = ("bigint", "float", "string", "datetime", "boolean", "bytea")
 ALL_TYPES = ", ".join(t.upper() for t in SCALAR_TYPES) + ", ARRAY(type), STRUCT(name type, …)"
 NAME_TOKENS = (TokenType.VAR, TokenType.IDENTIFIER)
+DEFAULT_TYPES = ("bigint", "float", "string", "boolean")
+DEFAULT_TOKENS = (TokenType.NUMBER, TokenType.STRING, TokenType.TRUE, TokenType.FALSE)
+
+
+def default_value(kind: str, text: str) -> Any:
+    """A DEFAULT literal's text as `kind`, converted as eKuiper's cast (CONVERT_ALL) does;
+    ValueError when it does not convert."""
+    if kind == "string":
+        return text
+    lowered = text.lower()
+    if kind == "boolean":
+        if lowered in ("1", "t", "true"):
+            return True
+        if lowered in ("0", "f", "false"):
+            return False
+        number = float(text)
+        return number != 0
+    if lowered in ("true", "false"):
+        value: float = 1 if lowered == "true" else 0
+    else:
+        value = int(text) if text.lstrip("-").isdigit() else float(text)
+    return int(value) if kind == "bigint" else float(value)
 
 
 class DdlParserMixin:
@@ -115,9 +137,34 @@ class DdlParserMixin:
     def _parse_field_def(self) -> FieldDef:
         name = self._expect_name("a field name")
         kind, element, nested = self._parse_field_type()
+        default = None
         if self._curr and self._curr.text.upper() == "DEFAULT":
-            self.raise_error("DEFAULT values are not supported yet")
-        return FieldDef(name=name, kind=kind, element=element, fields=nested)
+            default = self._parse_default(name, kind)
+        return FieldDef(name=name, kind=kind, element=element, fields=nested, default=default)
+
+    def _parse_default(self, name: str, kind: str) -> Any:
+        """`DEFAULT literal` after a column type: the literal as the column's type (eKuiper
+        allows it for bigint, float, string and boolean only)."""
+        if kind not in DEFAULT_TYPES:
+            self.raise_error(f"DEFAULT clause is not supported for {kind}")
+        self._advance()
+        sign = ""
+        if self._curr and self._curr.token_type == TokenType.DASH:
+            sign = "-"
+            self._advance()
+        curr = self._curr
+        if not curr or curr.token_type not in DEFAULT_TOKENS or (
+                sign and curr.token_type != TokenType.NUMBER):
+            self.raise_error(f"expected a literal after DEFAULT of field {name} "
+                             "(a number, a quoted string, true or false)")
+            raise AssertionError  # unreachable
+        self._advance()
+        try:
+            return default_value(kind, sign + curr.text)
+        except ValueError:
+            self.raise_error(f"DEFAULT of field {name}: cannot convert {sign + curr.text} to "
+                             f"{kind}", curr)
+            raise AssertionError from None  # unreachable
 
     def _parse_field_type(self) -> tuple[str, FieldDef | None, tuple[FieldDef, ...]]:
         curr = self._curr

@@ -230,7 +230,13 @@ class KuiperParser(DdlParserMixin, Parser):
             TokenType.VAR, TokenType.IDENTIFIER
         ):
             self.raise_error("expected a name after AS", self._next or None)
-        return super()._parse_alias(this, explicit)
+        result = super()._parse_alias(this, explicit)
+        if (isinstance(result, exp.Alias) and self._curr is not None
+                and self._curr.token_type == TokenType.VAR
+                and self._curr.text.upper() == "INVISIBLE"):
+            self._advance()  # eKuiper's `expr AS name INVISIBLE`: computed, not output
+            result.meta["invisible"] = True
+        return result
 
     # --- names, `.`, `->`, `[]` ------------------------------------------------------------
     def _parse_column_parts_fast(self) -> exp.Column | exp.Dot | None:

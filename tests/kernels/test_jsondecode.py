@@ -105,7 +105,7 @@ def _same(kernel, twin, buf, kinds, kdicts, rdicts, raw_prefix=0):
     rv, rval, rn, rend, rerr = twin
     assert kn == rn
     assert kend == rend
-    assert [(e[0], e[1]) for e in kerr] == [(e[0], e[1]) for e in rerr]
+    assert [(e[0], e[1], e[3]) for e in kerr] == [(e[0], e[1], e[3]) for e in rerr]
     for ke, re_ in zip(kerr, rerr):
         if not re_[2].startswith("malformed"):
             assert ke[2] == re_[2]
@@ -245,7 +245,7 @@ def test_string_escapes_hypothesis(s: str) -> None:
 ])
 def test_bigint_errors(line: bytes, message: str) -> None:
     (vals, valid, n, end, errs), _ = _one(line, jd.K_BIGINT)
-    assert n == 0 and errs == [(0, 0, message)] and end == len(line)
+    assert n == 0 and errs == [(0, 0, message, 0)] and end == len(line)
 
 
 @pytest.mark.parametrize(("line", "value"), [
@@ -264,6 +264,21 @@ def test_null_and_missing_are_invalid(kind: int) -> None:
     vals, valid, n, end, errs = jd.decode_json_lines(
         buf, 0, len(buf), [b"v"], np.array([kind], K), [d if kind == jd.K_STRING else None], 10)
     assert n == 3 and not errs and not valid[0].any() and end == len(buf)
+
+
+def test_errors_tell_the_rows_decoded_before_them() -> None:
+    buf = b'{"v": 1}\n\n  \n{"v": "x"}\n{"v": 2}\nnope\n{"v": 3}\n{"v": true}\n'
+    kinds = np.array([jd.K_BIGINT], K)
+    for mod in (jd, ref):
+        _, _, n, _, errs = mod.decode_json_lines(buf, 0, len(buf), [b"v"], kinds, [None], 100)
+        assert n == 3
+        assert [(e[1], e[3]) for e in errs] == [(3, 1), (5, 2), (7, 3)]
+        assert [buf[e[0]:buf.index(b"\n", e[0])] for e in errs] == [b'{"v": "x"}', b"nope",
+                                                                      b'{"v": true}']
+    payloads = [b'{"v": 1}', b"[]", b'{"v": 2}', b'{"v": 2.5}']
+    for mod in (jd, ref):
+        _, _, n, _, errs = mod.decode_json_objects(payloads, [b"v"], kinds, [None])
+        assert n == 2 and [(e[1], e[3]) for e in errs] == [(1, 1), (3, 2)]
 
 
 def test_wrong_types_name_field_and_expected_kind() -> None:

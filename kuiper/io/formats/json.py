@@ -7,13 +7,25 @@ Errors are `(line or message number, 1-based, message)`; a bad line is skipped, 
 """
 from __future__ import annotations
 
+import bisect
 import logging
 from typing import Any
 
 import numpy as np
 import orjson
 
-from kuiper.api.batch import ANY, ARRAY, BIGINT, BOOLEAN, FLOAT, STRING, STRUCT, Batch, Column
+from kuiper.api.batch import (
+    ANY,
+    ARRAY,
+    BIGINT,
+    BOOLEAN,
+    FLOAT,
+    STRING,
+    STRUCT,
+    Batch,
+    Column,
+    concat_batches,
+)
 from kuiper.catalog.defs import StreamDef
 from kuiper.runtime.registry import register_format
 from kuiper.runtime.schema import convert_column, needed_fields, rows_to_batch
@@ -117,40 +129,71 @@ class JsonDecoder:
 
     # --- newline-delimited JSON -----------------------------------------------------------
     def decode_lines(self, chunk: bytes) -> tuple[Batch, Errors]:
-        if self._use_kernel:
-            batch, errors = self._kernel_lines(chunk)
-            if not errors:
-                return batch, errors
-            # A chunk with a bad line is decoded again on the general path, whose conversions
-            # (a number for a string field, "true" for a boolean) follow eKuiper's converter.
+        if not self._use_kernel:
+            return self._general_lines(chunk)
+        assert _kernel is not None
+        values, valid, nrows, _end, raw_errors = _kernel.decode_json_lines(
+            chunk, 0, len(chunk), self._names, self._kinds, self._dicts, -1
+        )
+        batch, bad_rows = self._kernel_batch(values, valid, int(nrows),
+                                             lambda o, n: chunk[o:o + n])
+        if bad_rows:
+            # A RAW field (datetime, array, struct, bytea) that did not convert: which line
+            # its row came from is not known here (blank lines), so the chunk goes the
+            # general way, which numbers every line.
+            return self._general_lines(chunk)
+        if not raw_errors:
+            return batch, []
+        # Only the lines the kernel refused take the general path, whose conversions (a
+        # number for a string field, "true" for a boolean) follow eKuiper's converter; their
+        # rows go back where the lines were.
+        redo = [(int(index) + 1, _line_at(chunk, int(offset)), int(before))
+                for offset, index, _msg, before in raw_errors]
+        return self._mend(batch, redo)
+
+    def _general_lines(self, chunk: bytes) -> tuple[Batch, Errors]:
         rows, line_nos, errors = parse_lines(chunk)
         batch, row_errors = self._to_batch(rows)
         errors += [(line_nos[i], msg) for i, msg in row_errors]
         errors.sort(key=lambda e: e[0])
         return batch, errors
 
-    def _kernel_lines(self, chunk: bytes) -> tuple[Batch, Errors]:
-        assert _kernel is not None
-        values, valid, nrows, _end, raw_errors = _kernel.decode_json_lines(
-            chunk, 0, len(chunk), self._names, self._kinds, self._dicts, -1
-        )
-        errors: Errors = [(int(index) + 1, str(msg)) for _off, index, msg in raw_errors]
-        return self._kernel_batch(values, valid, int(nrows), errors, lambda o, n: chunk[o:o + n])
-
-    def _kernel_payloads(self, payloads: list[bytes]) -> tuple[Batch, Errors]:
-        assert _kernel is not None
-        values, valid, nrows, _end, raw_errors = _kernel.decode_json_objects(
-            payloads, self._names, self._kinds, self._dicts
-        )
-        errors: Errors = [(int(index) + 1, str(msg)) for _z, index, msg in raw_errors]
-        return self._kernel_batch(
-            values, valid, int(nrows), errors, lambda p, o, n: payloads[p][o:o + n]
-        )
+    def _mend(self, batch: Batch, redo: list[tuple[int, bytes, int]]) -> tuple[Batch, Errors]:
+        """Decode `(number, text, rows_before)` items on the general path and merge their
+        rows into `batch` (the kernel's rows) at `rows_before`, keeping input order."""
+        rows: list[dict[str, Any]] = []
+        numbers: list[int] = []
+        positions: list[int] = []
+        errors: Errors = []
+        for no, text, before in redo:
+            objs, err = _parse_line(text)
+            if err is not None:
+                errors.append((no, err))
+                continue
+            rows.extend(objs)
+            numbers.extend([no] * len(objs))
+            positions.extend([before] * len(objs))
+        if rows:
+            extra, row_errors = self._to_batch(rows)
+            errors += [(numbers[i], msg) for i, msg in row_errors]
+            if extra.n:
+                failed = {i for i, _ in row_errors}
+                kept = [p for i, p in enumerate(positions) if i not in failed]
+                # kernel row r sorts at 2r+1; a general-path row before kernel row p at 2p
+                keys = np.concatenate([np.arange(batch.n, dtype=np.int64) * 2 + 1,
+                                       np.asarray(kept, dtype=np.int64) * 2])
+                merged = concat_batches([batch, extra]) if batch.n else extra
+                if batch.n:
+                    merged = merged.take(np.argsort(keys, kind="stable"))
+                batch = merged
+        errors.sort(key=lambda e: e[0])
+        return batch, errors
 
     def _kernel_batch(
-        self, values: Any, valid: Any, nrows: int, errors: Errors, text: Any
-    ) -> tuple[Batch, Errors]:
-        """Columns from the kernel's buffers; RAW spans are decoded with orjson here."""
+        self, values: Any, valid: Any, nrows: int, text: Any
+    ) -> tuple[Batch, list[int]]:
+        """Columns from the kernel's buffers (RAW spans decoded with orjson here), and the
+        rows whose RAW value did not convert (left out of the batch)."""
         columns: dict[str, Column] = {}
         bad_rows: list[int] = []
         for i, fdef in enumerate(self.declared):
@@ -172,13 +215,12 @@ class JsonDecoder:
                 col, errs = convert_column(fdef, raw)
                 columns[fdef.name] = col
                 bad_rows += [r for r, _ in errs]
-                errors += [(0, f"row {r + 1}: {m}") for r, m in errs]
         batch = Batch(columns, nrows)
         if bad_rows:
             keep = np.ones(batch.n, dtype=np.bool_)
             keep[bad_rows] = False
             batch = batch.filter(keep)
-        return batch, errors
+        return batch, sorted(set(bad_rows))
 
     # --- one message per payload ------------------------------------------------------------
     def decode_payloads(self, payloads: list[bytes]) -> tuple[Batch, Errors]:
@@ -198,3 +240,32 @@ class JsonDecoder:
         errors += [(numbers[i], msg) for i, msg in row_errors]
         errors.sort(key=lambda e: e[0])
         return batch, errors
+
+    def _kernel_payloads(self, payloads: list[bytes]) -> tuple[Batch, Errors]:
+        assert _kernel is not None
+        values, valid, nrows, _end, raw_errors = _kernel.decode_json_objects(
+            payloads, self._names, self._kinds, self._dicts
+        )
+        batch, bad_rows = self._kernel_batch(
+            values, valid, int(nrows), lambda p, o, n: payloads[p][o:o + n]
+        )
+        if not raw_errors and not bad_rows:
+            return batch, []
+        redo = [(int(index) + 1, payloads[int(index)],
+                 int(before) - bisect.bisect_left(bad_rows, int(before)))
+                for _zero, index, _msg, before in raw_errors]
+        if bad_rows:
+            # kernel row r is payload r + (refused payloads before it); it left the batch,
+            # so its rows go back before kernel row r - (bad rows before it)
+            befores = sorted(int(before) for *_rest, before in raw_errors)
+            for k, r in enumerate(bad_rows):
+                index = r + bisect.bisect_right(befores, r)
+                redo.append((index + 1, payloads[index], r - k))
+            redo.sort(key=lambda item: item[0])
+        return self._mend(batch, redo)
+
+
+def _line_at(chunk: bytes, offset: int) -> bytes:
+    """The line of `chunk` that starts at `offset` (without its newline)."""
+    end = chunk.find(b"\n", offset)
+    return chunk[offset:] if end < 0 else chunk[offset:end]

@@ -4,6 +4,13 @@ Properties: path (required), fileType lines (default) | json | csv, hasHeader an
 (csv). lines: each message is one line (a JSON array of the emission's rows, or one object
 with sendSingle); json: one JSON array of all messages, written when the rule ends; csv: one
 record per row, the header (keys sorted) from the first row when hasHeader is true.
+
+Checkpoints (rule qos >= 1): at each checkpoint the sink is flushed and its state holds the
+file's size; a rule restarted from that checkpoint truncates the file to that size and
+appends, so the results written after the checkpoint (which the replayed input produces
+again) are not written twice: exactly once. When the rule's sources cannot replay (`keep_tail`)
+the file is kept whole and appended to. Without a checkpoint to restore the file is rewritten
+from its start, as before.
 """
 from __future__ import annotations
 
@@ -40,6 +47,8 @@ class FileSink(Sink):
         self._size = 0
         self._messages = 0
         self._header: list[str] | None = None
+        self._resolved = ""
+        self._resume: dict[str, Any] | None = None
 
     def configure(self, conf: dict[str, Any]) -> None:
         path = conf.get("path")
@@ -59,9 +68,38 @@ class FileSink(Sink):
         parent = os.path.dirname(path)
         if parent:
             os.makedirs(parent, exist_ok=True)
+        self._resolved = path
+        resume, self._resume = self._resume, None
+        if resume and resume.get("path") == path and os.path.isfile(path):
+            self._file = open(path, "r+b")  # noqa: SIM115 - closed in close()
+            if resume.get("keep_tail"):  # the input is not replayed: keep what came after
+                end = self._file.seek(0, os.SEEK_END)
+                if self.file_type == "json" and end:  # reopen the array a clean stop closed
+                    self._file.seek(end - 1)
+                    if self._file.read(1) == b"]":
+                        self._file.truncate(end - 1)
+                    self._file.seek(0, os.SEEK_END)
+            else:
+                self._file.truncate(int(resume["size"]))
+                self._file.seek(int(resume["size"]))
+            self._messages = int(resume.get("messages") or 0)
+            self._header = resume.get("header")
+            return
         self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
         if self.file_type == "json":
             self._write(b"[")
+
+    def snapshot_state(self) -> dict[str, Any] | None:
+        """At a checkpoint: everything written reaches the file; its size (see the doc)."""
+        if self._file is None:
+            return None
+        self.flush()
+        return {"path": self._resolved, "size": self._file.tell(), "messages": self._messages,
+                "header": self._header}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Before `open`: continue the file of the checkpoint (same path) from its size."""
+        self._resume = dict(state)
 
     def collect(self, ctx: Context, data: Any) -> None:
         if self.file_type == "lines":

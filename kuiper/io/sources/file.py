@@ -57,6 +57,7 @@ class FileSource(Source):
         self.ignore_start = 0
         self.ignore_end = 0
         self.text_values = False  # CSV values are text: declared fields are parsed from it
+        self._meta: dict[str, Any] = {}  # meta(file) of the rows being read
         # the offset: the next unread byte/line of `_file`; `_uncounted` is the last emitted
         # chunk whose lines are not yet in `_line` (counted lazily by get_offset)
         self._file = ""
@@ -165,6 +166,7 @@ class FileSource(Source):
 
     async def _read(self, ctx: Context, path: str, pos: int = 0, line: int = 0) -> None:
         self._at(path, pos, line)
+        self._meta = {"file": os.path.abspath(path)}  # eKuiper's file source meta: the file read
         if self.file_type == "lines" and not self._row_wise():
             await self._read_lines(ctx, path, pos)
             return
@@ -195,7 +197,7 @@ class FileSource(Source):
             return  # emitted before the checkpoint
         if not self.send_interval_ms:
             self._pos = len(data)
-            ctx.emit_bytes(data)
+            ctx.emit_bytes(data, self._meta)
             await ctx.drain()
             return
         value = orjson.loads(data)
@@ -203,7 +205,7 @@ class FileSource(Source):
         for k, row in enumerate(rows):
             if k == len(rows) - 1:
                 self._pos = len(data)
-            ctx.emit_bytes(orjson.dumps(row))
+            ctx.emit_bytes(orjson.dumps(row), self._meta)
             await asyncio.sleep(self.send_interval_ms / 1000)
 
     def _row_wise(self) -> bool:
@@ -226,11 +228,11 @@ class FileSource(Source):
                 chunk = rest + block[:cut + 1]
                 rest = block[cut + 1:]
                 self._advance(chunk)
-                ctx.emit_lines(chunk)
+                ctx.emit_lines(chunk, self._meta)
                 await ctx.drain()
         if rest.strip():
             self._advance(rest)
-            ctx.emit_lines(rest + b"\n")
+            ctx.emit_lines(rest + b"\n", self._meta)
         else:
             self._pos += len(rest)
 
@@ -241,7 +243,7 @@ class FileSource(Source):
             if pos < len(data):
                 chunk = data[pos:] if pos else data
                 self._advance(chunk)
-                ctx.emit_lines(chunk)
+                ctx.emit_lines(chunk, self._meta)
                 await ctx.drain()
             return
         # (end byte, line number after it) of each non-empty line: the slow paths only
@@ -259,12 +261,12 @@ class FileSource(Source):
         if not self.send_interval_ms:
             if spans:
                 self._pos, self._line = len(data), spans[-1][2]
-                ctx.emit_lines(b"\n".join(s[0] for s in spans) + b"\n")
+                ctx.emit_lines(b"\n".join(s[0] for s in spans) + b"\n", self._meta)
                 await ctx.drain()
             return
         for k, (line, end, number) in enumerate(spans):
             self._pos, self._line = (len(data) if k == len(spans) - 1 else end), number
-            ctx.emit_lines(line + b"\n")
+            ctx.emit_lines(line + b"\n", self._meta)
             await asyncio.sleep(self.send_interval_ms / 1000)
 
     async def _emit_rows(self, ctx: Context, rows: list[dict[str, Any]], size: int = 0) -> None:
@@ -273,13 +275,14 @@ class FileSource(Source):
             for k, row in enumerate(rows):
                 if k == len(rows) - 1:
                     self._pos = size
-                ctx.emit(row)
+                ctx.emit(row, self._meta)
                 await asyncio.sleep(self.send_interval_ms / 1000)
             return
         for start in range(0, len(rows), ROWS_PER_EMIT):
             if start + ROWS_PER_EMIT >= len(rows):
                 self._pos = size
-            ctx.emit_rows(rows[start:start + ROWS_PER_EMIT])
+            chunk = rows[start:start + ROWS_PER_EMIT]
+            ctx.emit_rows(chunk, [self._meta] * len(chunk))
             await ctx.drain()
 
     def _trim(self, lines: list[bytes]) -> list[bytes]:

@@ -14,6 +14,14 @@ DATASOURCE is a topic filter (wildcards `+`/`#`, MQTT v5 shared subscriptions
 loop (see kuiper.io.mqtt_client), the messages of one socket read handed to the runtime
 with one `ctx.emit_payloads` (meta as columns); the runtime decodes everything that arrived
 since its last hand-off in one go.
+
+Persistent session (`cleanSession: false`, with a fixed `clientid`): the broker keeps the
+subscription and the unacknowledged QoS 1/2 messages while the rule (or the whole process) is
+down. In a rule with qos >= 1 the source then acknowledges a message only once a checkpoint
+covering it is saved (`checkpointed`, `get_offset`, `commit`): after a crash the broker
+redelivers what the restored checkpoint has not seen, so nothing is lost (at least once). The
+broker's in-flight window (Mosquitto's max_inflight_messages, 20 by default) bounds how many
+messages may wait for a checkpoint: keep checkpointInterval short for a busy topic.
 """
 from __future__ import annotations
 
@@ -21,6 +29,7 @@ import asyncio
 import gzip
 import logging
 import zlib
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -81,6 +90,10 @@ class MqttSource(Source):
         self._ctx: Context | None = None
         self._since_check = 0
         self._resuming: asyncio.Task[None] | None = None
+        self.persistent = False  # cleanSession false
+        self.defer_acks = False  # acknowledge at checkpoints (`checkpointed`)
+        self._seq = 0  # messages received (the offset a checkpoint records)
+        self._unacked: deque[tuple[int, int, int]] = deque()  # (seq, mid, qos) not acknowledged
 
     def configure(self, datasource: str, conf: dict[str, Any]) -> None:
         self.topics = [t.strip() for t in (datasource or "").split(",") if t.strip()]
@@ -101,15 +114,35 @@ class MqttSource(Source):
             if conf.get(name):
                 log.info("mqtt source: '%s' is ignored", name)
         self.conf = dict(conf)
-        MqttSettings.parse(self.conf, ".", "mqtt source")  # fail early on a bad server/version
+        settings = MqttSettings.parse(self.conf, ".", "mqtt source")  # fail early
+        self.persistent = not settings.clean_session
+
+    # --- checkpoints (rule qos >= 1) ---------------------------------------------------
+    def checkpointed(self) -> bool:
+        """The rule checkpoints: with a persistent session, acknowledge at checkpoints only
+        (True: the broker then redelivers what a restored checkpoint did not cover)."""
+        self.defer_acks = self.persistent and self.qos > 0
+        return self.defer_acks
+
+    def get_offset(self) -> int:
+        return self._seq
+
+    def commit(self, offset: Any) -> None:
+        """Acknowledge the messages a saved checkpoint covers (received up to `offset`)."""
+        conn, upto = self.conn, int(offset)
+        while self._unacked and self._unacked[0][0] <= upto:
+            _, mid, qos = self._unacked.popleft()
+            if conn is not None:
+                conn.ack(mid, qos)
 
     async def open(self, ctx: Context) -> None:
         self._ctx = ctx
         settings = MqttSettings.parse(self.conf, ctx.get_root_path(), "mqtt source")
         self.conn = MqttConnection(
             settings, name=f"{ctx.get_rule_id()}/{ctx.get_op_id()}",
-            on_message=self._on_message, on_publishes=self._on_publishes,
-            on_error=ctx.emit_error,
+            on_message=self._on_message,
+            on_publishes=None if self.defer_acks else self._on_publishes,
+            on_error=ctx.emit_error, manual_ack=self.defer_acks,
         )
         self.conn.subscribe(self.topics, self.qos)
         await self.conn.start()
@@ -119,6 +152,9 @@ class MqttSource(Source):
         """Runs on the event loop inside paho's loop_read."""
         ctx = self._ctx
         assert ctx is not None
+        self._seq += 1
+        if self.defer_acks and msg.qos > 0:
+            self._unacked.append((self._seq, msg.mid, msg.qos))
         meta: dict[str, Any] = {"topic": msg.topic, "qos": msg.qos, "messageId": msg.mid}
         props = getattr(msg, "properties", None)
         if props is not None and getattr(props, "UserProperty", None):
@@ -141,6 +177,7 @@ class MqttSource(Source):
         assert ctx is not None
         if self.inflate is not None:
             topics, payloads, qos, mids = self._inflate_all(topics, payloads, qos, mids)
+        self._seq += len(payloads)
         ctx.emit_payloads(payloads, {
             "topic": Column(STRING, _objects(topics)),
             "qos": Column(BIGINT, np.array(qos, dtype=np.int64)),

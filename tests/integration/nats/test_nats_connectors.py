@@ -70,7 +70,7 @@ def test_source_to_sink_rule(tmp_path, nats_url, subject):
         got = []
         await nc.subscribe(subject + ".out", cb=partial(_append, got))
         paths = nats_rule_files(tmp_path, subject + ".in.*", "SELECT id, v * 10 AS v FROM ns "
-                                "WHERE v >= 5", [{"nats": {"server": nats_url,
+                                "WHERE ns.v >= 5", [{"nats": {"server": nats_url,
                                                           "subject": subject + ".out",
                                                           "sendSingle": True}}],
                                 {"server": nats_url})

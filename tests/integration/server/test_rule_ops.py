@@ -96,8 +96,11 @@ def test_reset_state_forgets_checkpoints_and_restarts(root: Path) -> None:
         await make_rule(client, "st", triggered=False)
         checkpoint.rule_state("st", engine.root)
         engine.store.set(checkpoint.CHECKPOINT_NAMESPACE, "st", "{}")
+        engine.store.set(checkpoint.DATA_NAMESPACE, "st/1", b"window rows")  # operator state
+        engine.store.set(checkpoint.DATA_NAMESPACE, "st2/1", b"another rule's")
         assert await ok(await client.put("/rules/st/reset_state", json={})) == "success"
         assert engine.store.get(checkpoint.CHECKPOINT_NAMESPACE, "st") is None
+        assert engine.store.keys(checkpoint.DATA_NAMESPACE) == ["st2/1"]
         assert checkpoint.rule_state("st", engine.root)[1] is True  # a fresh live state
         assert await state_of(client, "st") == "stopped"  # a stopped rule stays stopped
         await ok(await client.post("/rules/st/start"))

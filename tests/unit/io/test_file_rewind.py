@@ -22,17 +22,17 @@ class Ctx:
     def get_root_path(self) -> str:
         return str(self.root)
 
-    def emit_lines(self, chunk: bytes) -> None:
+    def emit_lines(self, chunk: bytes, meta: Any = None) -> None:
         self.emits.append(([ln for ln in chunk.split(b"\n") if ln.strip()],
                            self.src.get_offset()))
 
-    def emit_bytes(self, payload: bytes) -> None:
+    def emit_bytes(self, payload: bytes, meta: Any = None) -> None:
         self.emits.append(([payload], self.src.get_offset()))
 
-    def emit_rows(self, rows: list[Any]) -> None:
+    def emit_rows(self, rows: list[Any], metas: Any = None) -> None:
         self.emits.append((rows, self.src.get_offset()))
 
-    def emit(self, row: Any) -> None:
+    def emit(self, row: Any, meta: Any = None) -> None:
         self.emit_rows([row])
 
     def emit_error(self, exc: Any) -> None:

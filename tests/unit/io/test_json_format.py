@@ -107,3 +107,58 @@ def test_declared_schema_payloads(decoder_path):
                                          b'{"humidity": "wet"}', b'{"deviceId": "y"}'])
     assert batch.to_rows() == [{"deviceId": "x", "humidity": 3, "tags": [1]}, {"deviceId": "y"}]
     assert [no for no, _ in errors] == [2]
+
+
+MIXED = (b'{"deviceId": "a", "temperature": 1.0, "humidity": 1, "tags": ["x"]}\n'
+         b'\n'
+         b'{"deviceId": 7, "temperature": 2.0}\n'  # a number for a string: converted
+         b'{"deviceId": "c", "temperature": \n'  # malformed
+         b'   \n'
+         b'[{"deviceId": "d1"}, {"deviceId": "d2", "humidity": 2}]\n'  # an array of objects
+         b'{"deviceId": "e", "temperature": "hot"}\n'  # does not convert
+         b'{"deviceId": "f", "temperature": 6.5, "humidity": 6}\n'
+         b'{"deviceId": "g", "humidity": 7.5}\n'  # 7.5 for a bigint: an error
+         b'"just a string"\n'
+         b'{"deviceId": "h", "temperature": 8}')
+
+
+def test_only_bad_lines_take_the_general_path_and_keep_their_place(monkeypatch):
+    fields = ["deviceId", "temperature", "humidity"]
+    assert jf._kernel is not None
+    got, got_errors = JsonDecoder(SCHEMA, fields).decode_lines(MIXED)
+    monkeypatch.setattr(jf, "_kernel", None)
+    want, want_errors = JsonDecoder(SCHEMA, fields).decode_lines(MIXED)
+    assert got.to_rows() == want.to_rows()
+    assert [r["deviceId"] for r in got.to_rows()] == ["a", "7", "d1", "d2", "f", "h"]
+    assert got_errors == want_errors
+    assert [no for no, _ in got_errors] == [4, 7, 9, 10]
+
+
+def test_general_path_is_not_called_for_good_lines(monkeypatch):
+    seen: list[int] = []
+    real = jf._parse_line
+
+    def spy(line: bytes):
+        seen.append(len(line))
+        return real(line)
+
+    monkeypatch.setattr(jf, "_parse_line", spy)
+    monkeypatch.setattr(jf, "parse_lines", lambda chunk: pytest.fail("whole chunk re-decoded"))
+    good = b'{"deviceId": "a", "temperature": 1.0}\n' * 500
+    chunk = good + b'{"deviceId": 1, "temperature": 2.0}\n' + good
+    batch, errors = JsonDecoder(SCHEMA, ["deviceId", "temperature"]).decode_lines(chunk)
+    assert not errors and batch.n == 1001 and len(seen) == 1
+    assert batch.columns["deviceId"].to_pylist()[499:502] == ["a", "1", "a"]
+
+
+def test_payloads_mend_bad_ones_in_place(monkeypatch):
+    payloads = [b'{"deviceId": "a", "tags": ["x"]}', b'{"deviceId": 5}', b'nope',
+                b'{"deviceId": "b", "tags": 3}', b'{"deviceId": "c", "temperature": "1.5"}',
+                b'{"deviceId": "d"}']
+    fields = ["deviceId", "temperature", "tags"]
+    got, got_errors = JsonDecoder(SCHEMA, fields).decode_payloads(payloads)
+    monkeypatch.setattr(jf, "_kernel", None)
+    want, want_errors = JsonDecoder(SCHEMA, fields).decode_payloads(payloads)
+    assert got.to_rows() == want.to_rows()
+    assert got_errors == want_errors
+    assert [no for no, _ in got_errors][:1] == [3]

@@ -284,7 +284,7 @@ def test_declared_schema_converts_and_drops_bad_rows():
     m = run(main())
     assert RESULTS["out"] == [[{"a": 1, "b": "x"}], [{"a": 2}]]
     assert m["source_demo_0_exceptions_total"] == 1
-    assert "declared bigint" in m["source_demo_0_last_exception"]
+    assert "field a type mismatch" in m["source_demo_0_last_exception"]
     assert m["source_demo_0_records_in_total"] == 3
 
 

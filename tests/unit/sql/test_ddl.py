@@ -117,6 +117,14 @@ def test_other_statements(sql: str, expected: object) -> None:
     assert parse(sql) == expected
 
 
+def test_column_defaults_take_the_column_type() -> None:
+    stmt = parse('CREATE STREAM x (a bigint DEFAULT -2, b float DEFAULT 1, c string DEFAULT 5, '
+                 'd boolean DEFAULT "true", e boolean DEFAULT 0, f bigint) WITH ()')
+    fields = stmt.definition.fields  # type: ignore[union-attr]
+    assert [f.default for f in fields] == [-2, 1.0, "5", True, False, None]
+    assert isinstance(fields[1].default, float)
+
+
 def test_parse_many_keeps_each_statement_text() -> None:
     first = 'CREATE STREAM a () WITH (DATASOURCE="x;y")'
     second = "CREATE TABLE b (id bigint) WITH (TYPE='file')"
@@ -137,7 +145,11 @@ def test_parse_many_keeps_each_statement_text() -> None:
         ("CREATE STREAM x (a bigint, a float) WITH ()", "duplicate field name a", 28, "a"),
         ("CREATE STREAM x (s struct(a bigint, a float)) WITH ()", "duplicate field", 37, "a"),
         ("CREATE STREAM x (a bigint) WITH () extra", "unexpected text", 36, "extra"),
-        ("CREATE STREAM x (a bigint DEFAULT 1) WITH ()", "DEFAULT", 27, "DEFAULT"),
+        ("CREATE STREAM x (a datetime DEFAULT 1) WITH ()",
+         "DEFAULT clause is not supported for datetime", 29, "DEFAULT"),
+        ("CREATE STREAM x (a bigint DEFAULT 'x') WITH ()", "cannot convert x to bigint", 35, "'x'"),
+        ("CREATE STREAM x (a bigint DEFAULT) WITH ()", "expected a literal after DEFAULT", 34,
+         ")"),
         ("CREATE VIEW x () WITH ()", "expected STREAM or TABLE", 8, "VIEW"),
         ("CREATE STREAM x (a bigint b float) WITH ()", "expected ',' or ')'", 27, "b"),
         ("SHOW STREAM", "expected STREAMS or TABLES", 6, "STREAM"),

@@ -85,10 +85,10 @@ def test_checkpointed_offsets_match_what_the_sinks_received(
         assert runner.checkpointer is not None
         real = runner.checkpointer.checkpoint
 
-        def spy(offsets: dict[str, Any] | None = None) -> int:
+        def spy(offsets: dict[str, Any] | None = None, op_state: bytes | None = None) -> int:
             if offsets:
                 taken.append((offsets["demo"]["line"], len(SEEN)))
-            return real(offsets)
+            return real(offsets, op_state)
 
         runner.checkpointer.checkpoint = spy  # type: ignore[method-assign]
         assert await runner.wait(30)
