@@ -170,7 +170,7 @@ def parse_rule_options(raw: Mapping[str, Any] | None) -> RuleOptions:
 def rule_defaults(root: str) -> dict[str, Any]:
     """The `rule:` section of the root's effective kuiper.yaml (defaults for every rule),
     with option names spelled as rules spell them (env variables give lower case)."""
-    return canonical(section(kuiper_conf(root), "rule"), _KNOWN | _PASSIVE)
+    return canonical(section(kuiper_conf(root, shared=True), "rule"), _KNOWN | _PASSIVE)
 
 
 def effective_options(root: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:
