@@ -41,6 +41,7 @@ class LoopClient(mqtt.Client):
     and, with `on_publishes` set, PUBLISH packets parsed a whole read at a time."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.socket_drained = True
         super().__init__(*args, **kwargs)
         self._rbuf = b""
         self._rpos = 0
@@ -123,7 +124,9 @@ class LoopClient(mqtt.Client):
         return data[:bufsize]
 
     def _recv_chunk(self) -> bytes:
+        self.socket_drained = True  # until a full chunk says more is likely waiting
         data = super()._sock_recv(READ_CHUNK)
+        self.socket_drained = len(data) < READ_CHUNK
         if data and _QUICKACK:
             # ACK at once: a broker without TCP_NODELAY (Mosquitto's default) holds each small
             # packet until the previous one is acknowledged, and delayed ACKs take ~40 ms

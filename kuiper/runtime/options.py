@@ -139,6 +139,7 @@ class RuleOptions:
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
     max_window_rows: int = DEFAULT_MAX_WINDOW_ROWS
+    shared_source: bool = True  # kuiper's own: false = never read through a shared source
     unknown: tuple[str, ...] = ()
 
     @property
@@ -150,7 +151,7 @@ _KNOWN = {
     "isEventTime", "lateTolerance", "concurrency", "bufferLength", "sendMetaToSink", "sendError",
     "sendNilField", "qos", "checkpointInterval", "restartStrategy", "maxBatchSize",
     "bufferFullPolicy", "disableBufferFullDiscard", "maxMessageSize", "maxJsonDepth",
-    "maxWindowRows",
+    "maxWindowRows", "sharedSource",
 }
 
 
@@ -194,6 +195,7 @@ def parse_rule_options(raw: Mapping[str, Any] | None) -> RuleOptions:
         max_message_size=_int(raw, "maxMessageSize", DEFAULT_MAX_MESSAGE_SIZE, 1),
         max_json_depth=_json_depth(raw),
         max_window_rows=_int(raw, "maxWindowRows", DEFAULT_MAX_WINDOW_ROWS, 1),
+        shared_source=_bool(raw, "sharedSource", True),
         unknown=unknown,
     )
 
@@ -209,7 +211,7 @@ def _json_depth(raw: Mapping[str, Any]) -> int:
 def rule_defaults(root: str) -> dict[str, Any]:
     """The `rule:` section of the root's effective kuiper.yaml (defaults for every rule),
     with option names spelled as rules spell them (env variables give lower case)."""
-    return canonical(section(kuiper_conf(root), "rule"), _KNOWN | _PASSIVE)
+    return canonical(section(kuiper_conf(root, shared=True), "rule"), _KNOWN | _PASSIVE)
 
 
 def effective_options(root: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:

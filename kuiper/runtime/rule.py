@@ -39,6 +39,7 @@ from kuiper.runtime.options import (
     effective_options,
     parse_rule_options,
 )
+from kuiper.runtime.shared_source import SourceTap, may_share
 from kuiper.runtime.source_node import SourceNode
 from kuiper.runtime.topology import Topology, build_topology
 from kuiper.state import checkpoint, opstate
@@ -229,6 +230,10 @@ class RuleRunner:
     def _bind_contexts(self, topo: Topology, state: RuleExtensionState) -> None:
         """Every node context and function call site gets its state scope and the failure hook."""
         for node in (*topo.sources, *topo.operators, *topo.sinks):
+            if isinstance(node, SourceTap):
+                name = node.spec.name
+                node.shared.bind_state(state.instance(name, 0))
+                continue
             ctx = getattr(node, "ctx", None)
             if isinstance(ctx, NodeContext):
                 ctx.bind_state(state.instance(ctx.get_op_id(), ctx.get_instance_id()))
@@ -244,9 +249,12 @@ class RuleRunner:
         self._failing = None
         self._failure = ""
         state = self._bind_state()
-        topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms)
+        share = may_share(self.plan, self.options, self.policy.persistent)
+        topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms,
+                              share=share)
         if not self._restore_operators(topo):  # partly restored: start from fresh nodes
-            topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms)
+            topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms,
+                                  share=share)
             self._prepare_checkpoints(topo)
         self.topology = topo
         self._bind_contexts(topo, state)
@@ -260,15 +268,21 @@ class RuleRunner:
         name = f"rule-{self.rule_id}"
         self._tasks = [asyncio.create_task(s.run(), name=f"{name}-sink-{s.name}") for s in topo.sinks]
         self._tasks += [
-            asyncio.create_task(o.run(), name=f"{name}-op-{o.op.name}") for o in topo.operators
+            asyncio.create_task(o.run(), name=f"{name}-op-{o.op.name}")
+            for o in (topo.operators if not topo.fused else ())
         ]
+        own = [s for s in topo.sources if isinstance(s, SourceNode)]
         self._tasks += [
-            asyncio.create_task(s.run(), name=f"{name}-src-{s.spec.name}") for s in topo.sources
+            asyncio.create_task(s.run(), name=f"{name}-src-{s.spec.name}") for s in own
         ]
         self._connectors = [
             asyncio.create_task(s.run_connector(), name=f"{name}-conn-{s.spec.name}")
-            for s in topo.sources
+            for s in own
         ]
+        for tap in topo.sources:
+            if isinstance(tap, SourceTap):  # a shared source feeds the rule from now on
+                tap.on_fail = self._extension_failed
+                tap.attach()
         self._aux = []
         if self.checkpointer is not None and self.policy.periodic:
             # self._tasks: the sinks' then the operators' (then the sources')
@@ -483,6 +497,10 @@ class RuleRunner:
         except TimeoutError:
             return False
         return True
+
+    def brief(self) -> tuple[str, str]:
+        """(state, message) as `status()` has them, without collecting the metrics."""
+        return (self._state if self._state != CREATED else STOPPED), self._message
 
     def status(self) -> RuleStatus:
         nodes = self.topology.nodes_metrics() if self.topology else []

@@ -101,6 +101,10 @@ class SourceContext(NodeContext):
     async def drain(self) -> None:
         await self._node.wait_for_room()
 
+    def has_room(self) -> bool:
+        """Whether `drain()` would return at once (the engine takes more emits now)."""
+        return self._node.has_room()
+
 
 class SourceNode:
     """One stream's connector plus its decoder and the hand-off loop."""
@@ -140,6 +144,10 @@ class SourceNode:
         self.options = options
         self.clock = clock
         self.outputs = outputs
+        # who gets the batches: this node itself (its outputs, input_index and options), or
+        # the rules subscribed to a shared source (`shared_source.SourceTap`s)
+        self.taps: tuple[Any, ...] = (self,)
+        self.closed = False
         self.metrics = NodeMetrics("source", spec.name, track_drops=options.drops_oldest)
         self.ctx = SourceContext(self, rule_id, spec.name, root)
         self._pending: deque[tuple[str, Any, Any, int]] = deque()
@@ -214,6 +222,9 @@ class SourceNode:
         if self._pending_rows >= self._high_water:
             self._room.clear()
         self._wake.set()
+
+    def has_room(self) -> bool:
+        return self._pending_rows < self._high_water or self._stopping
 
     async def wait_for_room(self) -> None:
         while self._pending_rows >= self._high_water and not self._stopping:
@@ -299,15 +310,14 @@ class SourceNode:
             for whole, deferred in self._decode(taken):
                 for batch, error in _interleave(whole, deferred):
                     if error is not None:
-                        for ch in self.outputs:
-                            ch.put_control(ErrorMessage(error))
+                        self._forward_error(error)
                         continue
                     for start in range(0, batch.n, max_rows):
                         part = batch if batch.n <= max_rows else batch.slice(start, start + max_rows)
                         self.metrics.records_out_total += part.n
-                        item = part if self.input_index is None else Input(part, self.input_index)
-                        for ch in self.outputs:
-                            await ch.put(item)  # type: ignore[arg-type]
+                        for tap in self.taps:
+                            if not tap.closed:
+                                await tap.deliver(part)
             if self._handed_off is not None:
                 emits = sum(1 for it in taken if it[0] == PAYLOADS)
                 if emits:
@@ -319,12 +329,28 @@ class SourceNode:
                 self.loaded.set()
                 if self.is_table:
                     return  # a table's end ends nothing: the streams decide when a rule is done
-                end = (EndOfInput(str(last[1] or "")) if self.input_index is None
-                       else InputEnd(str(last[1] or ""), self.input_index))
-                for ch in self.outputs:
-                    ch.put_control(end)
+                for tap in self.taps:
+                    if not tap.closed:
+                        await tap.end(str(last[1] or ""))
                 return
             self._idle.set()
+
+    # --- what this node's own rule gets (a shared source has `SourceTap`s instead) --------
+    async def deliver(self, part: Batch) -> None:
+        item: Any = part if self.input_index is None else Input(part, self.input_index)
+        for ch in self.outputs:
+            await ch.put(item)
+
+    async def end(self, message: str) -> None:
+        end = (EndOfInput(message) if self.input_index is None
+               else InputEnd(message, self.input_index))
+        for ch in self.outputs:
+            ch.put_control(end)
+
+    def forward_error(self, text: str) -> None:
+        if self.options.send_error:
+            for ch in self.outputs:
+                ch.put_control(ErrorMessage(text))
 
     def _decode(self, items: list[tuple[str, Any, Any, int]]) -> list[tuple[Batch, Deferred]]:
         """Decode runs of same-kind items; one batch per hand-off where possible, each with the
@@ -438,7 +464,7 @@ class SourceNode:
         if logged:
             log.warning("rule %s: skipped bad input: %s; fix the data or the stream's "
                         "declared types (CREATE STREAM ...)", self.ctx.get_rule_id(), text)
-        if position is not None and self.options.send_error:
+        if position is not None and any(t.options.send_error for t in self.taps):
             self._deferred.append((position, sent or text))
         else:
             self._forward_error(sent or text)
@@ -453,9 +479,9 @@ class SourceNode:
         self._forward_error(text)
 
     def _forward_error(self, text: str) -> None:
-        if self.options.send_error:
-            for ch in self.outputs:
-                ch.put_control(ErrorMessage(text))
+        for tap in self.taps:
+            if not tap.closed:
+                tap.forward_error(text)
 
 
 def _without(payloads: list[bytes], meta: dict[str, Column] | None, drop: list[int]

@@ -260,6 +260,9 @@ class MqttSource(Source):
     def _check_room(self) -> None:
         if self._since_check >= self.check_every and self._resuming is None:
             self._since_check = 0
+            has_room = getattr(self._ctx, "has_room", None)
+            if has_room is not None and has_room():
+                return  # the rule takes more: read on, its next hand-off is a bigger batch
             assert self.conn is not None
             self.conn.pause_reading()
             self._resuming = asyncio.get_running_loop().create_task(self._resume_when_room())
