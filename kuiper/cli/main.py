@@ -6,10 +6,27 @@ import contextlib
 import gc
 import io
 import logging
+import os
 import sys
+from collections.abc import Iterator
 
 from kuiper import __version__
 from kuiper.errors import KuiperError
+
+
+@contextlib.contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """numpy loads OpenBLAS with one thread unless OPENBLAS_NUM_THREADS says otherwise: kuiper
+    makes no BLAS calls, and the pool's threads start (and spin) with the library. The variable
+    is removed again, so plugin and service processes see the user's environment."""
+    if "OPENBLAS_NUM_THREADS" in os.environ:
+        yield
+        return
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("OPENBLAS_NUM_THREADS", None)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -20,7 +37,8 @@ def _run(args: argparse.Namespace) -> int:
         # part of a short run's CPU time)
         gc.disable()
         try:
-            import kuiper.cli.run  # noqa: F401
+            with _single_threaded_blas():
+                import kuiper.cli.run  # noqa: F401
         finally:
             gc.freeze()
             gc.enable()

@@ -92,3 +92,38 @@ def test_only_the_process_own_command_freezes_the_loaded_objects(tmp_path: Path)
                          cwd=tmp_path, timeout=120, check=False)
     assert res.returncode == 0, res.stderr[-2000:]
     assert json.loads(res.stdout.strip().splitlines()[-1]) == [0, True, True]
+
+
+BLAS_PROBE = """
+import ctypes, json, os, sys
+sys.argv = ["kuiper", "run", "s.sql", "r.json", "-q"]
+from kuiper.cli.main import main
+main()
+threads = None
+maps = open("/proc/self/maps").read().split()
+for path in sorted({p for p in maps if "openblas" in p and ".so" in p}):
+    lib = ctypes.CDLL(path)
+    for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                 "openblas_get_num_threads"):
+        if hasattr(lib, name):
+            threads = getattr(lib, name)()
+print(json.dumps([threads, os.environ.get("OPENBLAS_NUM_THREADS")]))
+"""
+
+
+def test_kuiper_run_loads_openblas_with_one_thread_and_leaves_the_environment(
+        tmp_path: Path) -> None:
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"a": 1}\n')
+    (tmp_path / "s.sql").write_text(f'CREATE STREAM s (a bigint) WITH (DATASOURCE="{data}", '
+                                    'TYPE="file", FORMAT="json");\n')
+    (tmp_path / "r.json").write_text(json.dumps({"id": "r", "sql": "SELECT a FROM s",
+                                                 "actions": [{"nop": {}}]}))
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    res = subprocess.run([sys.executable, "-c", BLAS_PROBE], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    threads, variable = json.loads(res.stdout.strip().splitlines()[-1])
+    assert threads in (None, 1)  # None: this numpy uses another BLAS
+    assert variable is None  # plugin and service processes inherit the user's environment
