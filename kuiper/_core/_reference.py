@@ -125,9 +125,42 @@ def _got(value: Any) -> str:
     return "object"
 
 
-def _decode_record(data: bytes, names: list[str], kinds: list[int]) -> dict[int, Any]:
+def _deep_at(data: bytes, max_depth: int) -> int:
+    """Byte offset of the first container nested deeper than max_depth (strings skipped), or -1."""
+    depth, i, n = 0, 0, len(data)
+    while i < n:
+        c = data[i]
+        if c == 0x22:
+            i += 1
+            while i < n and data[i] != 0x22:
+                i += 2 if data[i] == 0x5C else 1
+        elif c in (0x7B, 0x5B):
+            depth += 1
+            if depth > max_depth:
+                return i
+        elif c in (0x7D, 0x5D):
+            depth -= 1
+        i += 1
+    return -1
+
+
+def too_deep(payloads: list[bytes], max_depth: int) -> list[tuple[int, int]]:
+    out = []
+    for i, p in enumerate(payloads):
+        at = _deep_at(bytes(p), max_depth)
+        if at >= 0:
+            out.append((i, at))
+    return out
+
+
+def _decode_record(data: bytes, names: list[str], kinds: list[int],
+                   max_depth: int = 512) -> dict[int, Any]:
     """field index -> value (None = null) or (start, end) char span for RAW; raises on error."""
-    text = data.decode("utf-8")
+    if _deep_at(data, max_depth) >= 0:
+        raise _RowError("malformed JSON: nesting too deep")
+    # invalid UTF-8 outside the declared string fields is not checked (as the kernel, which
+    # skips what it does not decode): undecodable bytes are kept as surrogate escapes
+    text = data.decode("utf-8", "surrogateescape")
     try:
         obj = _DECODER.decode(text)
     except ValueError as e:
@@ -141,10 +174,16 @@ def _decode_record(data: bytes, names: list[str], kinds: list[int]) -> dict[int,
         if fi is None:
             continue
         raw_text = text[a:b]
+        raw = raw_text.encode("utf-8", "surrogateescape")
         value = _DECODER.decode(raw_text)
+        if kinds[fi] == K_STRING and isinstance(value, str):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _RowError(f'field "{names[fi]}": string is not valid UTF-8') from None
         v = _convert(kinds[fi], names[fi], value, raw_text)
         if kinds[fi] == K_RAW and v is not None:
-            out[fi] = (len(text[:a].encode()), len(raw_text.encode()))
+            out[fi] = (len(text[:a].encode("utf-8", "surrogateescape")), len(raw))
         else:
             out[fi] = v
     return out
@@ -169,7 +208,8 @@ def _fill(values, valid, row, rec, kinds, dicts, prefix=()):
         valid[fi][row] = True
 
 
-def decode_json_lines(buf, start, stop, field_names, field_kinds, dicts, max_rows, final=True):
+def decode_json_lines(buf, start, stop, field_names, field_kinds, dicts, max_rows, final=True,
+                      max_depth=512):
     data = bytes(buf)
     stop = len(data) if stop < 0 or stop > len(data) else stop
     if not final:
@@ -188,7 +228,7 @@ def decode_json_lines(buf, start, stop, field_names, field_kinds, dicts, max_row
         line = data[pos:line_end]
         if line.strip(b" \t\r"):
             try:
-                rec = _decode_record(line, names, kinds)
+                rec = _decode_record(line, names, kinds, max_depth)
                 rec = {fi: (v if kinds[fi] != K_RAW or v is None else (v[0] + pos, v[1]))
                        for fi, v in rec.items()}
                 rows.append(rec)
@@ -207,7 +247,7 @@ def decode_json_lines(buf, start, stop, field_names, field_kinds, dicts, max_row
     return values, valid, n, pos, errors
 
 
-def decode_json_objects(payloads, field_names, field_kinds, dicts, max_rows=-1):
+def decode_json_objects(payloads, field_names, field_kinds, dicts, max_rows=-1, max_depth=512):
     names = [bytes(n).decode("utf-8") for n in field_names]
     kinds = [int(k) for k in field_kinds]
     rows: list[tuple[int, dict[int, Any]]] = []
@@ -216,7 +256,7 @@ def decode_json_objects(payloads, field_names, field_kinds, dicts, max_rows=-1):
     i = 0
     while i < len(payloads) and len(rows) < cap:
         try:
-            rows.append((i, _decode_record(bytes(payloads[i]), names, kinds)))
+            rows.append((i, _decode_record(bytes(payloads[i]), names, kinds, max_depth)))
         except (_RowError, UnicodeDecodeError) as e:
             errors.append((0, i, str(e), len(rows)))
         i += 1

@@ -10,6 +10,7 @@ K_FLOAT: int
 K_BOOLEAN: int
 K_STRING: int
 K_RAW: int
+DEFAULT_MAX_DEPTH: int
 
 DecodeResult = tuple[list[np.ndarray], list[np.ndarray], int, int, list[tuple[int, int, str, int]]]
 
@@ -22,6 +23,7 @@ def decode_json_lines(
     dicts: list[StringDict | None],
     max_rows: int,
     final: bool = True,
+    max_depth: int = 512,
 ) -> DecodeResult: ...
 def decode_json_objects(
     payloads: list[bytes],
@@ -29,4 +31,6 @@ def decode_json_objects(
     field_kinds: np.ndarray,
     dicts: list[StringDict | None],
     max_rows: int = -1,
+    max_depth: int = 512,
 ) -> DecodeResult: ...
+def too_deep(payloads: list[bytes], max_depth: int) -> list[tuple[int, int]]: ...

@@ -41,7 +41,9 @@ Semantics
 - A line that is not a JSON object, is malformed, has trailing characters, or holds a
   wrong-typed declared field gives no row and one error; the next line is decoded as usual.
 - Skipped string values are checked for JSON escapes and control characters but not for
-  UTF-8 validity. Nesting deeper than 512 levels is an error.
+  UTF-8 validity. Nesting deeper than ``max_depth`` containers (keyword argument of both
+  functions, default 512; the top-level object is level 1) is an error
+  (``malformed JSON at byte N: nesting too deep``).
 """
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc, strtod
@@ -82,7 +84,9 @@ cdef enum:
     KBOOL = 2
     KS = 3
     KR = 4
-    MAX_DEPTH = 512
+    C_MAX_DEPTH = 512
+
+DEFAULT_MAX_DEPTH = C_MAX_DEPTH  # containers nested in a document, the top-level object: 1
 
 # error codes
 cdef enum:
@@ -142,6 +146,7 @@ cdef struct Ctx:
     const uchar* err_pos
     uchar* scratch
     Py_ssize_t scratch_cap
+    int max_depth             # deepest container level allowed (top-level object: 1)
 
 cdef struct ErrRec:
     Py_ssize_t start
@@ -514,7 +519,7 @@ cdef const uchar* skip_value(Ctx* cx, const uchar* p, const uchar* end, int dept
     if c == 45 or 48 <= c <= 57:
         return skip_number(cx, p, end)
     if c == 123:  # {
-        if depth >= MAX_DEPTH:
+        if depth >= cx.max_depth:
             return fail(cx, E_SYNTAX, S_DEPTH, p)
         p = skip_ws(cx.ws, p + 1, end)
         if p < end and p[0] == 125:
@@ -540,7 +545,7 @@ cdef const uchar* skip_value(Ctx* cx, const uchar* p, const uchar* end, int dept
                 return p + 1
             return fail(cx, E_SYNTAX, S_COMMA_OBJ, p)
     if c == 91:  # [
-        if depth >= MAX_DEPTH:
+        if depth >= cx.max_depth:
             return fail(cx, E_SYNTAX, S_DEPTH, p)
         p = skip_ws(cx.ws, p + 1, end)
         if p < end and p[0] == 93:
@@ -882,6 +887,7 @@ cdef inline void ctx_init(Ctx* cx, _Columns cols, const uchar* base, const uchar
     cx.err_pos = NULL
     cx.scratch = NULL
     cx.scratch_cap = 0
+    cx.max_depth = C_MAX_DEPTH
 
 
 cdef list _errors(ErrRec* errs, Py_ssize_t n, list names, const int8_t[:] kinds):
@@ -892,7 +898,7 @@ cdef list _errors(ErrRec* errs, Py_ssize_t n, list names, const int8_t[:] kinds)
 
 def decode_json_lines(buf, Py_ssize_t start, Py_ssize_t stop, list field_names,
                       const int8_t[:] field_kinds, list dicts, Py_ssize_t max_rows,
-                      bint final=True):
+                      bint final=True, int max_depth=DEFAULT_MAX_DEPTH):
     """Decode newline-delimited JSON objects of buf[start:stop]; see the module docstring."""
     cdef const uchar[:] view = buf
     cdef Py_ssize_t size = view.shape[0]
@@ -938,6 +944,7 @@ def decode_json_lines(buf, Py_ssize_t start, Py_ssize_t stop, list field_names,
     cols = _Columns()
     cols.setup(field_names, field_kinds, dicts, cap, 2)
     ctx_init(&cx, cols, base, WS_LINE, 2)
+    cx.max_depth = max(max_depth, 1)
     p = base + start
     try:
         with nogil:
@@ -983,7 +990,7 @@ def decode_json_lines(buf, Py_ssize_t start, Py_ssize_t stop, list field_names,
 
 
 def decode_json_objects(list payloads, list field_names, const int8_t[:] field_kinds,
-                        list dicts, Py_ssize_t max_rows=-1):
+                        list dicts, Py_ssize_t max_rows=-1, int max_depth=DEFAULT_MAX_DEPTH):
     """Decode one JSON object per payload; see the module docstring."""
     cdef tuple items = tuple(p if isinstance(p, bytes) else bytes(p) for p in payloads)
     cdef Py_ssize_t npay = len(items)
@@ -1001,6 +1008,7 @@ def decode_json_objects(list payloads, list field_names, const int8_t[:] field_k
     cols = _Columns()
     cols.setup(field_names, field_kinds, dicts, cap, 3)
     ctx_init(&cx, cols, NULL, WS_ALL, 3)
+    cx.max_depth = max(max_depth, 1)
     ptrs = <const uchar**>malloc((npay + 1) * sizeof(uchar*))
     lens = <Py_ssize_t*>malloc((npay + 1) * sizeof(Py_ssize_t))
     try:
@@ -1044,3 +1052,47 @@ def decode_json_objects(list payloads, list field_names, const int8_t[:] field_k
         free(ptrs)
         free(lens)
     return values, valid, nrows, consumed, errors
+
+
+cdef Py_ssize_t _deep_at(const uchar* p, Py_ssize_t n, int max_depth) noexcept nogil:
+    """Offset of the first '{' or '[' nested deeper than max_depth in p[:n] (strings skipped),
+    or -1."""
+    cdef Py_ssize_t i = 0
+    cdef int depth = 0
+    cdef uchar c
+    while i < n:
+        c = p[i]
+        if c == 34:  # a string: to its closing quote
+            i += 1
+            while i < n and p[i] != 34:
+                i += 2 if p[i] == 92 else 1
+        elif c == 123 or c == 91:
+            depth += 1
+            if depth > max_depth:
+                return i
+        elif c == 125 or c == 93:
+            depth -= 1
+        i += 1
+    return -1
+
+
+def too_deep(list payloads, int max_depth):
+    """(index, byte offset) of the payloads that nest containers deeper than max_depth
+    (the top-level value is level 1); the guard in front of parsers without a limit of
+    their own (orjson's is 1024)."""
+    cdef list out = []
+    cdef Py_ssize_t i, at
+    cdef const uchar* p
+    cdef Py_ssize_t n
+    cdef bytes b
+    for i in range(len(payloads)):
+        b = payloads[i] if type(payloads[i]) is bytes else bytes(payloads[i])
+        n = len(b)
+        if n <= max_depth:
+            continue
+        p = <const uchar*>(<char*>b)
+        with nogil:
+            at = _deep_at(p, n, max_depth)
+        if at >= 0:
+            out.append((i, at))
+    return out

@@ -97,18 +97,21 @@ class Column:
     def from_values(cls, values: Sequence[Any], kind: str | None = None) -> Column:
         """Build a column from Python values (None = null), inferring the kind if not given."""
         n = len(values)
+        inferred = kind is None
         if kind is None:
             kind = infer_kind(values)
         valid = np.fromiter((v is not None for v in values), dtype=np.bool_, count=n)
         all_valid = bool(valid.all()) if n else True
         dtype = _DTYPES.get(kind)
         if dtype is not None:
-            if all_valid:
-                arr = np.array(values, dtype=dtype) if n else np.zeros(0, dtype=dtype)
-            else:
-                arr = np.zeros(n, dtype=dtype)
-                idx = np.flatnonzero(valid)
-                arr[idx] = np.array([values[i] for i in idx], dtype=dtype)
+            try:
+                arr = _typed(values, valid, all_valid, dtype)
+            except OverflowError:
+                if not (inferred and kind == BIGINT):
+                    raise
+                # an integer beyond int64 among inferred integers: floats, as Go decodes JSON
+                kind, dtype = FLOAT, _DTYPES[FLOAT]
+                arr = _typed(values, valid, all_valid, dtype)
         else:
             arr = np.empty(n, dtype=object)
             arr[:] = list(values) if not isinstance(values, list) else values
@@ -183,6 +186,16 @@ def kind_of(value: Any) -> str:
     if isinstance(value, dict):
         return STRUCT
     return ANY
+
+
+def _typed(values: Sequence[Any], valid: np.ndarray, all_valid: bool, dtype: Any) -> np.ndarray:
+    n = len(values)
+    if all_valid:
+        return np.array(values, dtype=dtype) if n else np.zeros(0, dtype=dtype)
+    arr = np.zeros(n, dtype=dtype)
+    idx = np.flatnonzero(valid)
+    arr[idx] = np.array([values[i] for i in idx], dtype=dtype)
+    return arr
 
 
 def infer_kind(values: Iterable[Any]) -> str:
@@ -318,12 +331,9 @@ class Batch:
         n = int(np.count_nonzero(mask))
         if n == self.n:
             return self
-        return Batch(
-            {k: c.filter(mask) for k, c in self.columns.items()},
-            n,
-            self.timestamps[mask],
-            {k: c.filter(mask) for k, c in self.meta.items()},
-        )
+        # the kept rows' indices once, then one cheap gather per column (a boolean mask
+        # would scan all rows again for every column, validity and meta array)
+        return self.take(np.flatnonzero(mask))
 
     def slice(self, start: int, stop: int) -> Batch:
         stop = min(stop, self.n)

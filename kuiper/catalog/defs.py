@@ -144,6 +144,10 @@ class RuleDef:
         options = obj.get("options") or {}
         if not isinstance(options, dict):
             raise ConfigError(f"rule '{rid}': 'options' must be an object")
+        tags = obj.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ConfigError(f"rule '{rid}': 'tags' must be a list of strings",
+                              hint='"tags": ["plant1", "temperature"]')
         return cls(
             id=rid,
             sql=sql,
@@ -151,7 +155,7 @@ class RuleDef:
             options=dict(options),
             name=str(obj.get("name", "")),
             triggered=bool(obj.get("triggered", True)),
-            tags=tuple(obj.get("tags") or ()),
+            tags=tuple(tags),
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from kuiper.runtime.clock import Clock
 from kuiper.runtime.loop import run as run_loop
 from kuiper.runtime.options import with_rule_defaults
 from kuiper.runtime.rule import RuleRunner
+from kuiper.runtime.shared_source import shared_sources
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,9 @@ async def run_runners(runners: list[RuleRunner], *, progress: bool = False) -> N
             loop.add_signal_handler(sig, stop.set)
     ticker = asyncio.create_task(_progress(runners)) if progress else None
     try:
-        for r in runners:
-            await r.start()
+        with shared_sources().hold():  # rules over one file share one read of it
+            for r in runners:
+                await r.start()
         all_done = asyncio.gather(*(r.wait() for r in runners))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({all_done, stopping}, return_when=asyncio.FIRST_COMPLETED)

@@ -148,6 +148,8 @@ def _build(node: exp.Expression, scope: Scope) -> n.Node:
         return n.Case(operand, whens, _compile(default, scope) if default is not None else None)
     if isinstance(node, exp.Anonymous):
         return _call(node, scope)
+    if isinstance(node, exp.Filter):
+        return _filtered_aggregate(node, scope)
     if isinstance(node, exp.Window) and scope.analytics is not None:
         return scope.analytics.add(node, scope)
     if isinstance(node, exp.Identifier):
@@ -358,6 +360,10 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
         return WindowBound(lname)
     if lname in rulefuncs.RULE_FUNCS:
         return _rule_func(lname, args, scope)
+    if lname in ("rule_id", "rule_start"):
+        if args:
+            raise PlanError(f"{name}: Expect 0 arguments but found {len(args)}.")
+        return RuleInfo(lname)
     for hook in (scope.aggregates, scope.analytics):
         if hook is not None and hook.handles(lname):
             # their arguments run in an operator before the projection: aliases inline there
@@ -394,7 +400,7 @@ def _call(node: exp.Anonymous, scope: Scope) -> n.Node:
 
 
 def _rule_func(lname: str, args: list[exp.Expression], scope: Scope) -> n.Node:
-    """event_time, last_hit_*, last_agg_hit_*, row_number, changed_cols, unnest (rulefuncs)."""
+    """event_time, last_hit_*, last_agg_hit_*, row_number, changed_cols, unnest, extract."""
     if lname == "changed_cols":
         if len(args) <= 2:
             raise PlanError(f"changed_cols: expect more than two args but got {len(args)}")
@@ -409,6 +415,10 @@ def _rule_func(lname: str, args: list[exp.Expression], scope: Scope) -> n.Node:
         if len(args) != 1:
             raise PlanError(f"unnest: Expect 1 arguments but found {len(args)}.")
         return rulefuncs.Unnest(fold(_compile(args[0], scope)))
+    if lname == "extract":
+        if len(args) != 1:
+            raise PlanError(f"extract: Expect 1 arguments but found {len(args)}.")
+        return rulefuncs.Extract(fold(_compile(args[0], scope)))
     if args:
         raise PlanError(f"{lname}: Expect 0 arguments but found {len(args)}.")
     if scope.event_time_field and lname in ("event_time", "last_hit_time"):
@@ -437,6 +447,17 @@ def _field_name_of(node: exp.Expression) -> str:
     return node.sql()
 
 
+def _filtered_aggregate(node: exp.Filter, scope: Scope) -> n.Node:
+    """`agg(args) FILTER (WHERE cond)`: the aggregate over the rows where cond is true."""
+    call = node.this
+    lname = str(call.this).lower() if isinstance(call, exp.Anonymous) else ""
+    hook = scope.aggregates
+    if not lname or hook is None or not hook.handles(lname):
+        raise PlanError(f"FILTER (WHERE ...) applies to aggregate functions: {node.sql()}")
+    where = node.expression.this if isinstance(node.expression, exp.Where) else node.expression
+    return hook.add(call, scope, where=where, key=node.sql().lower())
+
+
 class WindowBound(n.Node):
     """window_start() / window_end(): the bounds of the row's window (0 outside a window)."""
 
@@ -449,6 +470,29 @@ class WindowBound(n.Node):
     def eval(self, ec: n.EvalContext) -> Column:
         col = ec.batch.meta.get("__" + self.which)
         return col if col is not None else Column.constant(0, ec.n)
+
+
+class RuleInfo(n.Node):
+    """rule_id() / rule_start(): the running rule's id and last start time (epoch ms).
+
+    A call site like a plugin function's (`func_id`, `func_ctx`): the rule runner binds its
+    FunctionContext, which knows the rule; unbound (an expression evaluated outside a rule)
+    it reads the operator's context, else gives "" / 0.
+    """
+
+    func_id: int = -1
+
+    def __init__(self, which: str) -> None:
+        self.which = which
+        self.kind = STRING if which == "rule_id" else BIGINT
+        self.func_ctx: Any = None
+        self.deterministic = False  # never folded: the value comes from the running rule
+
+    def eval(self, ec: n.EvalContext) -> Column:
+        ctx = self.func_ctx if self.func_ctx is not None else ec.func_ctx
+        if self.which == "rule_id":
+            return Column.constant(ctx.get_rule_id() if ctx is not None else "", ec.n)
+        return Column.constant(int(getattr(ctx, "rule_start_ms", 0) or 0), ec.n)
 
 
 def _kind_name(k: str | None) -> str:

@@ -262,9 +262,7 @@ def _compare_strings(
     for col, other, flip, const in ((a, b, False, b_const), (b, a, True, a_const)):
         if col.dictionary is not None and const and len(other.values):
             value = other.decoded()[0]
-            fn = _PY_COMPARE[_FLIP[op] if flip else op]
-            lut = np.fromiter((fn(s, value) for s in col.dictionary), dtype=np.bool_,
-                              count=len(col.dictionary))
+            lut = _dictionary_lut(_FLIP[op] if flip else op, col.dictionary, value)
             res = lut[col.values] if len(lut) else np.zeros(len(col.values), dtype=np.bool_)
             return res if valid is None else res & valid
     xs = a.decoded().tolist()
@@ -275,6 +273,18 @@ def _compare_strings(
     for i in np.flatnonzero(ok).tolist():
         out[i] = fn(xs[i], ys[i])
     return out
+
+
+def _dictionary_lut(op: str, dictionary: np.ndarray, value: Any) -> np.ndarray:
+    """`entry op value` for each dictionary entry: elementwise in C for strings."""
+    if isinstance(value, str):
+        try:
+            return np.asarray(_NP_COMPARE[op](dictionary, value), dtype=np.bool_)
+        except TypeError:  # a non-string entry: compare one by one below
+            pass
+    fn = _PY_COMPARE[op]
+    return np.fromiter((fn(s, value) for s in dictionary), dtype=np.bool_,
+                       count=len(dictionary))
 
 
 _FLIP = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}

@@ -20,9 +20,11 @@ from kuiper.expr.nodes import EvalContext, Node
 
 #: the names this module compiles (compile._call dispatches them here)
 RULE_FUNCS = frozenset({"event_time", "last_hit_count", "last_hit_time", "last_agg_hit_count",
-                        "last_agg_hit_time", "row_number", "changed_cols", "unnest"})
+                        "last_agg_hit_time", "row_number", "changed_cols", "unnest",
+                        "extract"})
 
 UNNEST_NOT_ARRAY = "the argument for the unnest function should be array"
+EXTRACT_NOT_MAP = "extract should use map"
 
 
 class HitState:
@@ -203,6 +205,22 @@ class Unnest(Node):
             if v is not None and not isinstance(v, list):
                 ec.errors.fail_row(r, UNNEST_NOT_ARRAY)
         return col
+
+
+class Extract(Unnest):
+    """extract(object): unnest of a one-element array, so the object's keys become the columns
+    of one row (eKuiper funcs_srf.go); a nil argument is nil, anything else a row error."""
+
+    def eval(self, ec: EvalContext) -> Column:
+        values = self.arg.eval(ec).to_pylist()
+        wrapped: list[Any] = []
+        for r, v in enumerate(values):
+            if v is None or isinstance(v, dict):
+                wrapped.append(v if v is None else [v])
+            else:
+                ec.errors.fail_row(r, EXTRACT_NOT_MAP)
+                wrapped.append(None)
+        return Column.from_values(wrapped)
 
 
 def walk(node: Node) -> Iterator[Node]:

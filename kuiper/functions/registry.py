@@ -114,11 +114,12 @@ RESERVED: frozenset[str] = frozenset(
     "vars percentile percentile_cont percentile_disc last_agg_hit_count last_agg_hit_time "
     # analytic and multi-column
     "lag latest changed_col had_changed acc_sum acc_min acc_max acc_count acc_avg changed_cols "
+    "change_capture change_to consecutive_count consecutive_start "
     # multi-row, window and windowing
     "unnest extract row_number tumblingwindow hoppingwindow slidingwindow sessionwindow "
     "countwindow statewindow window_start window_end "
     # per-rule / per-message values
-    "event_time rule_id rule_start mqtt meta last_hit_count last_hit_time get_keyed_state delay "
+    "event_time rule_id rule_start mqtt meta last_hit_count last_hit_time "
     # eKuiper internals
     "inc_avg inc_collect inc_count inc_last_value inc_max inc_merge_agg inc_min inc_sum bypass "
     "window_trigger props dedup_trigger".split()

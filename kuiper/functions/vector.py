@@ -384,8 +384,11 @@ def numeric_binary(
     def exec_batch(args: list[Column], n: int, ctx: Any = None) -> Column:
         a, va = float_values(args[0], n)
         b, vb = float_values(args[1], n)
+        rhs: np.ndarray | float = b
+        if n > 1 and args[1].kind in (BIGINT, FLOAT) and vb is None and bool((b == b[0]).all()):
+            rhs = float(b[0])  # a constant operand: numpy's scalar loops (x ** 2 squares)
         with np.errstate(all="ignore"):
-            out = np.asarray(func(a, b), dtype=np.float64)
+            out = np.asarray(func(a, rhs), dtype=np.float64)
         valid = and_valid(va, vb)
         if nan_to_null:
             valid = finite_valid(out, valid)

@@ -402,8 +402,9 @@ class MqttConnection:
         for _ in range(READ_ROUNDS):
             if self._paused or client.read_packets() != mqtt.MQTT_ERR_SUCCESS or self._sock is None:
                 break
-            if not client.buffered_input() and not _ssl_pending(self._sock):
-                break
+            if (not client.buffered_input() and getattr(client, "socket_drained", True)
+                    and not _ssl_pending(self._sock)):
+                break  # read until the socket is empty: one hand-off takes all that came
         else:  # more is buffered: continue after other tasks had a turn
             self._read_again = self.loop.call_soon(self._on_readable)
         self.flush()

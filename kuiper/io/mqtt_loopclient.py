@@ -7,7 +7,7 @@ what paho writes collects in `wbuf`, sent by the owner in one `send` per loop it
 With a batch handler (`on_publishes`) the PUBLISH packets of a read are parsed by the
 compiled `kuiper._core.mqttwire` instead of one paho call and `MQTTMessage` each: QoS 0/1
 messages (MQTT v5: without properties) go to the handler as lists and their PUBACKs are
-queued at once; every other packet (CONNACK, SUBACK, PINGRESP, QoS 2, v5 properties …) still
+queued at once (with `hold_acks`, handed to the handler in `held_acks` instead); every other packet (CONNACK, SUBACK, PINGRESP, QoS 2, v5 properties …) still
 goes through paho, in stream order. `publish_block` + `mqttwire.append_publish` write QoS 0
 PUBLISH packets without paho. After each read the socket is set to TCP_QUICKACK (see
 `_recv_chunk`).
@@ -41,6 +41,7 @@ class LoopClient(mqtt.Client):
     and, with `on_publishes` set, PUBLISH packets parsed a whole read at a time."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.socket_drained = True
         super().__init__(*args, **kwargs)
         self._rbuf = b""
         self._rpos = 0
@@ -48,6 +49,10 @@ class LoopClient(mqtt.Client):
         self.wbuf = bytearray()
         self.on_publishes: PublishesHandler | None = None
         self._reader: Any = None
+        # manual acknowledgement: the PUBACKs of a read are kept in `held_acks` for the
+        # handler (which sends them once the rule has taken the messages), not queued
+        self.hold_acks = False
+        self.held_acks = b""
 
     def read_publishes(self, handler: PublishesHandler, v5: bool) -> bool:
         """Hand QoS 0/1 PUBLISH packets to `handler` in lists; False without the kernel."""
@@ -88,7 +93,9 @@ class LoopClient(mqtt.Client):
             self._rbuf, self._rpos = b"", 0
         else:
             self._rpos, self._partial = pos, status == mqttwire.PARTIAL
-        if acks:
+        if self.hold_acks:
+            self.held_acks = acks or b""
+        elif acks:
             self.wbuf += acks
         if topics:
             try:
@@ -117,7 +124,9 @@ class LoopClient(mqtt.Client):
         return data[:bufsize]
 
     def _recv_chunk(self) -> bytes:
+        self.socket_drained = True  # until a full chunk says more is likely waiting
         data = super()._sock_recv(READ_CHUNK)
+        self.socket_drained = len(data) < READ_CHUNK
         if data and _QUICKACK:
             # ACK at once: a broker without TCP_NODELAY (Mosquitto's default) holds each small
             # packet until the previous one is acknowledged, and delayed ACKs take ~40 ms

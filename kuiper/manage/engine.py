@@ -23,6 +23,7 @@ from kuiper.manage.rules import RuleManager
 from kuiper.manage.streams import StreamManager
 from kuiper.plugins.manager import PluginManager
 from kuiper.runtime.clock import Clock
+from kuiper.state import keyed
 from kuiper.state.kv import KVStore, open_store
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Engine:
         self.registry = registry if registry is not None else default_registry
         self._own_store = store is None
         self.store = store if store is not None else open_store(self.root, self.config.store)
+        keyed.bind(self.store)  # get_keyed_state() reads this store's `keyed_state` namespace
         self.catalog = Catalog()
         self.rules = RuleManager(self.catalog, self.store, str(self.root), clock=clock,
                                  registry=self.registry)
@@ -70,6 +72,7 @@ class Engine:
         self.services.close()
         if self.plugins.resolver is not None:
             self.registry.remove_resolver(self.plugins.resolver)
+        keyed.release(self.store)
         if self._own_store:
             self.store.close()
 

@@ -27,6 +27,7 @@ from kuiper.runtime.clock import Clock
 from kuiper.runtime.metrics import RuleStatus
 from kuiper.runtime.options import effective_options, parse_rule_options, with_rule_defaults
 from kuiper.runtime.rule import RuleRunner
+from kuiper.runtime.shared_source import shared_sources
 from kuiper.runtime.sink_node import SinkProps
 from kuiper.runtime.topology import build_source
 from kuiper.state import checkpoint
@@ -169,12 +170,14 @@ class RuleManager:
         return to_start
 
     async def start_all(self, rule_ids: list[str]) -> None:
-        """Start restored rules; a failure is logged and shown in that rule's status."""
-        for rid in rule_ids:
-            try:
-                await self.start(rid, persist=False)
-            except KuiperError as exc:
-                log.error("rule %s not restarted: %s", rid, exc)
+        """Start restored rules; a failure is logged and shown in that rule's status. Rules
+        reading one bounded source (a file) share one read of it."""
+        with shared_sources().hold():
+            for rid in rule_ids:
+                try:
+                    await self.start(rid, persist=False)
+                except KuiperError as exc:
+                    log.error("rule %s not restarted: %s", rid, exc)
 
     # --- lifecycle -----------------------------------------------------------------------------
     async def create(self, body: dict[str, Any] | str | bytes, rule_id: str | None = None) -> str:
@@ -360,9 +363,12 @@ class RuleManager:
     def state(self, rule_id: str) -> str:
         """eKuiper's brief state for GET /rules: `running`, `stopped` or
         `stopped: <reason>`."""
-        s = self.status(rule_id)
-        text = str(s["status"])
-        return f"{text}: {s['message']}" if s.get("message") and text != "running" else text
+        entry = self._entry(rule_id)  # no metrics: GET /rules stays cheap with many rules
+        if entry.runner is None:
+            return RuleStatus(status="error" if entry.error else "stopped",
+                              message=entry.error).brief()
+        text, message = entry.runner.brief()
+        return RuleStatus(status=text, message=message).brief()
 
     def list(self) -> list[dict[str, Any]]:
         """GET /rules: id, name, tags and brief state of every rule, by id."""
@@ -375,11 +381,14 @@ class RuleManager:
 
     def status(self, rule_id: str) -> dict[str, Any]:
         """GET /rules/{id}/status: state, timestamps and every node's metrics."""
+        return self._status(rule_id).to_json()
+
+    def _status(self, rule_id: str) -> RuleStatus:
         entry = self._entry(rule_id)
         if entry.runner is None:
             state = "error" if entry.error else "stopped"
-            return RuleStatus(status=state, message=entry.error).to_json()
-        return entry.runner.status().to_json()
+            return RuleStatus(status=state, message=entry.error)
+        return entry.runner.status()
 
     def status_all(self) -> dict[str, dict[str, Any]]:
         return {rid: self.status(rid) for rid in self.ids()}

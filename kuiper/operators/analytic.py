@@ -1,4 +1,5 @@
-"""Analytic functions: lag, latest, changed_col, had_changed, acc_* with OVER (PARTITION BY …
+"""Analytic functions: lag, latest, changed_col, had_changed, acc_*, change_capture,
+change_to, consecutive_count, consecutive_start with OVER (PARTITION BY …
 WHEN …), evaluated on every input row before WHERE (as eKuiper does), state per partition kept
 across batches.
 
@@ -22,7 +23,9 @@ from kuiper.operators.base import Operator
 
 AN_PREFIX = "__an_"
 ANALYTIC_FUNCS = ("lag", "latest", "changed_col", "had_changed",
-                  "acc_sum", "acc_min", "acc_max", "acc_count", "acc_avg")
+                  "acc_sum", "acc_min", "acc_max", "acc_count", "acc_avg",
+                  # eKuiper's extra analytic functions (analytic_ext_functions.md)
+                  "change_capture", "change_to", "consecutive_count", "consecutive_start")
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -146,9 +149,53 @@ def _acc(kind: str):  # type: ignore[no-untyped-def]
     return step
 
 
+_UNSET = object()
+
+
+def _transition(st: dict[str, Any], monitor: Any, args: list[Any], ok: bool) -> bool | None:
+    """change_to/change_capture: whether `monitor` just changed to the target (any change when
+    no target is given); None when the row is skipped (WHEN false, or an ignored null)."""
+    target_given, target = len(args) > 0, args[0] if args else None
+    ignore_null = bool(args[1]) if len(args) > 1 and args[1] is not None else False
+    if not ok or (ignore_null and monitor is None):
+        return None
+    prev = st.get("prev", _UNSET)
+    st["prev"] = monitor
+    changed = prev is _UNSET or not _same(prev, monitor)
+    return changed and (not target_given or _same(monitor, target))
+
+
+def _change_to(states: dict[Any, Any], key: Any, args: list[Any], ok: bool) -> Any:
+    return bool(_transition(states.setdefault(key, {}), args[0], args[1:], ok))
+
+
+def _change_capture(states: dict[Any, Any], key: Any, args: list[Any], ok: bool) -> Any:
+    st = states.setdefault(key, {})
+    if _transition(st, args[1], args[2:], ok):
+        st["captured"] = args[0]
+    return st.get("captured")
+
+
+def _consecutive_count(states: dict[Any, Any], key: Any, args: list[Any], ok: bool) -> Any:
+    if ok:
+        states[key] = states.get(key, 0) + 1 if args[0] is True else 0
+    return states.get(key, 0)
+
+
+def _consecutive_start(states: dict[Any, Any], key: Any, args: list[Any], ok: bool) -> Any:
+    if ok:
+        if args[0] is not True:
+            states.pop(key, None)
+        elif key not in states:
+            states[key] = args[1]
+    return states.get(key)
+
+
 _STEPS = {"lag": _lag, "latest": _latest, "changed_col": _changed_col,
           "had_changed": _had_changed, "acc_sum": _acc("sum"), "acc_min": _acc("min"),
-          "acc_max": _acc("max"), "acc_count": _acc("count"), "acc_avg": _acc("avg")}
+          "acc_max": _acc("max"), "acc_count": _acc("count"), "acc_avg": _acc("avg"),
+          "change_capture": _change_capture, "change_to": _change_to,
+          "consecutive_count": _consecutive_count, "consecutive_start": _consecutive_start}
 
 
 class AnalyticOp(Operator):

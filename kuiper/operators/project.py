@@ -111,10 +111,10 @@ def expand_unnest(batch: Batch, name: str) -> Batch:
         base = cols.get(k)
         if base is None:
             cols[k] = from_obj
-        else:  # an object element's key covers the field; other rows keep the field's value
-            is_obj = np.array([isinstance(e, dict) for e in elements], dtype=np.bool_)
+        else:  # an element's key covers the field; rows whose element lacks it keep the field
+            has_key = [isinstance(e, dict) and k in e for e in elements]
             vals = [o if m else b for o, b, m in zip(from_obj.to_pylist(), base.to_pylist(),
-                                                      is_obj.tolist(), strict=True)]
+                                                      has_key, strict=True)]
             cols[k] = Column.from_values(vals)
     if any(not isinstance(e, dict) for e in elements):
         cols[name] = Column.from_values([None if isinstance(e, dict) else e for e in elements])

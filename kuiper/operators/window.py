@@ -83,6 +83,7 @@ def pre_filter(op: Operator, batch: Batch) -> Batch:
 class WindowOp(Operator):
     """Buffers rows and emits the rows of each closed window as one emission."""
 
+    holds_window_rows = True  # state_size() is bounded by the rule's maxWindowRows
     where: Node | None = None  # the rule's WHERE, applied after the watermark saw the rows
     timestamp_field: str = ""  # event time: the stream's TIMESTAMP field
 
@@ -267,6 +268,7 @@ class WindowOp(Operator):
 class CountWindowOp(Operator):
     """COUNTWINDOW(n[, step]): every `step` rows, the last `n` rows (once n have arrived)."""
 
+    holds_window_rows = True  # state_size() is bounded by the rule's maxWindowRows
     where: Node | None = None
 
     def __init__(self, name: str, spec: WindowSpec) -> None:

@@ -21,7 +21,9 @@ from kuiper.operators.window_buffer import RowBuffer, assemble, merge_outputs
 
 
 class StateWindowOp(Operator):
+    holds_window_rows = True  # state_size() is bounded by the rule's maxWindowRows
     where: Node | None = None
+
     def __init__(self, name: str, spec: WindowSpec) -> None:
         self.name = name
         self.spec = spec

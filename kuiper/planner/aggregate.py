@@ -17,6 +17,7 @@ from kuiper.api.batch import ANY, BIGINT, FLOAT, STRUCT, Column
 from kuiper.errors import PlanError
 from kuiper.expr import nodes as n
 from kuiper.expr.compile import Scope, compile_expression
+from kuiper.expr.nulls import truth
 from kuiper.operators.base import Operator
 
 if TYPE_CHECKING:  # the aggregate functions and operators load with a rule's first aggregate
@@ -60,7 +61,10 @@ class AggregateCollector:
         finally:
             self._forbidden = prev
 
-    def add(self, node: exp.Anonymous, scope: Scope) -> n.Node:
+    def add(self, node: exp.Anonymous, scope: Scope, *, where: exp.Expression | None = None,
+            key: str | None = None) -> n.Node:
+        """The reference to the call's per-group column; `where` (FILTER (WHERE …)) keeps the
+        rows the aggregate sees (`key`: the SQL text of the whole filtered call)."""
         from kuiper.functions.aggregates import AGGREGATES
         from kuiper.operators.aggregate import AGG_PREFIX, AggCall
 
@@ -69,7 +73,7 @@ class AggregateCollector:
         if self._forbidden:
             raise PlanError(f"aggregate function {name} is not allowed in {self._forbidden}",
                             hint="aggregates go in SELECT and HAVING")
-        key = node.sql().lower()
+        key = key or node.sql().lower()
         if key in self._by_sql:
             return self._by_sql[key]
         d = AGGREGATES[lname]
@@ -96,8 +100,13 @@ class AggregateCollector:
                 kind = arg_kind if arg_kind in (BIGINT, FLOAT) else None
             elif lname in ("sum", "max", "min", "last_value"):
                 kind = arg_kind if arg_kind != ANY else None
+        compute = d.compute
+        if where is not None:
+            with self.forbidden("FILTER (WHERE ...)"):
+                compiled.append(compile_expression(where, scope))
+            compute = _filtered(d.compute)
         out = f"{AGG_PREFIX}{len(self.calls)}"
-        self.calls.append(AggCall(out, lname, compiled, d.compute))
+        self.calls.append(AggCall(out, lname, compiled, compute))
         ref = n.FieldRef(out, kind)
         self._by_sql[key] = ref
         return ref
@@ -132,6 +141,19 @@ class AggregateCollector:
     @property
     def hidden(self) -> tuple[str, ...]:
         return tuple(c.out for c in self.calls)
+
+
+def _filtered(compute: Any) -> Any:
+    """An aggregate's compute over the rows where its last argument (the FILTER condition) is
+    true; every group keeps its place (an emptied group gives the empty value: nil, count 0)."""
+    from kuiper.functions.aggregates import Groups
+
+    def run(args: list[Column], groups: Groups) -> Column:
+        keep = np.flatnonzero(truth(args[-1]))
+        kept = [a.take(keep) if len(a) == len(groups.ids) else a for a in args[:-1]]
+        return compute(kept, Groups(groups.ids[keep], groups.n))
+
+    return run
 
 
 class FunctionAggregate:

@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # the analytic operator loads with a rule's first analytic ca
 
 _ARITY = {"lag": (1, 4), "latest": (1, 2), "changed_col": (2, 2), "had_changed": (2, 99),
           "acc_sum": (1, 1), "acc_min": (1, 1), "acc_max": (1, 1), "acc_count": (1, 1),
-          "acc_avg": (1, 1)}
+          "acc_avg": (1, 1), "change_capture": (2, 4), "change_to": (1, 3),
+          "consecutive_count": (1, 1), "consecutive_start": (2, 2)}
 
 
 class AnalyticCollector:
@@ -62,9 +63,11 @@ class AnalyticCollector:
                 when = compile_expression(over.args["when"], scope)
         out = f"{AN_PREFIX}{len(self.calls)}"
         self.calls.append(AnalyticCall(out, name, compiled, partition, when))
-        kind = {"had_changed": "boolean", "acc_count": "bigint", "acc_avg": "float"}.get(name)
-        if kind is None and name in ("lag", "latest", "changed_col", "acc_min", "acc_max"):
-            arg = compiled[1] if name == "changed_col" else compiled[0]
+        kind = {"had_changed": "boolean", "acc_count": "bigint", "acc_avg": "float",
+                "change_to": "boolean", "consecutive_count": "bigint"}.get(name)
+        if kind is None and name in ("lag", "latest", "changed_col", "acc_min", "acc_max",
+                                     "change_capture", "consecutive_start"):
+            arg = compiled[1] if name in ("changed_col", "consecutive_start") else compiled[0]
             kind = arg.kind
         ref = n.FieldRef(out, kind)
         self._by_sql[key] = ref

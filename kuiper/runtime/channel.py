@@ -57,6 +57,7 @@ class Channel:
         self._not_full = asyncio.Event()
         self._not_full.set()
         self.waiting = 0  # consumers blocked in get() on an empty queue (checkpoint drain)
+        self.closed = False  # the consumer is gone: puts are discarded and never wait
 
     @property
     def rows(self) -> int:
@@ -74,12 +75,21 @@ class Channel:
         rows = batch.n
         if self._rows >= self.capacity:
             if self.policy == BLOCK:
-                while self._rows >= self.capacity:
+                while self._rows >= self.capacity and not self.closed:
                     self._not_full.clear()
                     await self._not_full.wait()
             else:
                 self._drop_oldest()
-        self._append(batch, rows)
+        if not self.closed:
+            self._append(batch, rows)
+
+    def close(self) -> None:
+        """The consumer has gone (a rule left a shared source): release a waiting producer and
+        discard what is queued and what comes."""
+        self.closed = True
+        self._items.clear()
+        self._rows = 0
+        self._not_full.set()
 
     def put_control(self, item: EndOfInput | Tick | ErrorMessage) -> None:
         self._append(item, 0)

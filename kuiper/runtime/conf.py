@@ -182,11 +182,31 @@ def shipped_kuiper_yaml() -> dict[str, Any]:
     return copy.deepcopy(_shipped())
 
 
-def kuiper_conf(root: str | os.PathLike[str],
-                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The effective `etc/kuiper.yaml` of a root: shipped defaults < the root's file < env."""
-    doc = merge(_shipped(), read_yaml(Path(root) / "etc" / "kuiper.yaml"))
-    return apply_env(doc, KUIPER_PREFIX, environ)
+_CONF_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def kuiper_conf(root: str | os.PathLike[str], environ: Mapping[str, str] | None = None, *,
+                shared: bool = False) -> dict[str, Any]:
+    """The effective `etc/kuiper.yaml` of a root: shipped defaults < the root's file < env.
+    Kept per (root, file version, KUIPER__ variables): starting 1,000 rules reads it once.
+    A copy, or with `shared` the kept document itself (the caller must not modify it)."""
+    path = Path(root) / "etc" / "kuiper.yaml"
+    env = os.environ if environ is None else environ
+    try:
+        st = path.stat()
+        version: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        version = None
+    head = KUIPER_PREFIX.upper() + SEPARATOR
+    key = (str(path), version, tuple(sorted((k, v) for k, v in env.items()
+                                            if k.startswith(head))))
+    doc = _CONF_CACHE.get(key)
+    if doc is None:
+        if len(_CONF_CACHE) >= 32:
+            _CONF_CACHE.clear()
+        doc = _CONF_CACHE[key] = apply_env(merge(_shipped(), read_yaml(path)), KUIPER_PREFIX,
+                                           environ)
+    return doc if shared else copy.deepcopy(doc)
 
 
 def section(conf: Mapping[str, Any], name: str) -> dict[str, Any]:

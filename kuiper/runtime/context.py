@@ -111,7 +111,11 @@ class NodeContext(Context):
 
 
 class FunctionContext(NodeContext):
-    """The context of one function call site: a node context plus `get_func_id()`."""
+    """The context of one function call site: a node context plus `get_func_id()`.
+
+    `rule_start_ms` is when the rule last started (rule_start() reads it)."""
+
+    rule_start_ms: int = 0
 
     def __init__(self, rule_id: str, op_id: str, func_id: int, instance_id: int = 0,
                  root: str = ".", state: ExtensionState | None = None) -> None:

@@ -90,9 +90,16 @@ class NodeMetrics:
         return {p + k: v for k, v in self.values().items()}
 
 
+STOPPED_BY_ERROR = "stopped by error"  # eKuiper v2's name of a rule that failed
+
+
 @dataclass(slots=True)
 class RuleStatus:
-    """What `GET /rules/{id}/status` returns: the state, its times and every node's metrics."""
+    """What `GET /rules/{id}/status` returns: the state, its times and every node's metrics.
+
+    `status` is the runner's state; the document shows eKuiper v2's names: `running`,
+    `stopped`, and `stopped by error` for a failed rule (also while it waits to restart:
+    `nextStartTimestamp` is then the time of the next attempt, else 0)."""
 
     status: str
     nodes: list[NodeMetrics] = field(default_factory=list)
@@ -100,6 +107,17 @@ class RuleStatus:
     last_start_ms: int = 0
     last_stop_ms: int = 0
     next_stop_ms: int = 0
+    next_start_ms: int = 0
+    restarts: int = 0  # restarts after failures since the rule was started
+
+    @property
+    def state_name(self) -> str:
+        return STOPPED_BY_ERROR if self.status == "error" else self.status
+
+    def brief(self) -> str:
+        """GET /rules' status text: `running`, `stopped: <why>`, `stopped by error: <error>`."""
+        name = self.state_name
+        return f"{name}: {self.message}" if self.message and name != "running" else name
 
     def metrics(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -108,11 +126,12 @@ class RuleStatus:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"status": self.status}
-        if self.message:
-            out["message"] = self.message
+        out: dict[str, Any] = {"status": self.state_name, "message": self.message}
         out["lastStartTimestamp"] = self.last_start_ms
         out["lastStopTimestamp"] = self.last_stop_ms
+        out["nextStartTimestamp"] = self.next_start_ms
         out["nextStopTimestamp"] = self.next_stop_ms
+        if self.restarts:
+            out["restarts"] = self.restarts
         out.update(self.metrics())
         return out

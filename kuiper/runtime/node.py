@@ -16,6 +16,7 @@ from kuiper.operators.base import Operator
 from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage, Tick
 from kuiper.runtime.clock import Clock
 from kuiper.runtime.context import NodeContext, maybe_await
+from kuiper.runtime.limits import window_rows_error
 from kuiper.runtime.metrics import NodeMetrics
 from kuiper.runtime.options import RuleOptions
 
@@ -57,6 +58,15 @@ class OperatorMetrics(NodeMetrics):
         if callable(extra):
             out.update(extra())
         return out
+
+
+def runs_inline(op: Operator) -> bool:
+    """An operator a shared source may run in its own hand-off (no task of its own): no
+    timers, no connections to open, a synchronous `process`, one input."""
+    return (not op.needs_timer and getattr(op, "lookup_table", None) is None
+            and not callable(getattr(op, "open", None))
+            and not callable(getattr(op, "close", None))
+            and not inspect.iscoroutinefunction(op.process))
 
 
 async def forward(outputs: list[Channel], batch: Batch | None) -> int:
@@ -115,6 +125,9 @@ class OperatorNode:
         self.metrics.buffer_length_fn = lambda: inbox.rows
         self.ctx = NodeContext(rule_id, op.name, 0, root)
         self.finished = asyncio.Event()  # set once the operator has seen the end of its input
+        # windows hold rows until they close: at most maxWindowRows, the rest is refused
+        self._row_limit = options.max_window_rows if getattr(
+            op, "holds_window_rows", False) else 0
 
     async def run(self) -> None:
         timer = asyncio.create_task(self._ticks()) if self.op.needs_timer else None
@@ -127,10 +140,15 @@ class OperatorNode:
                 item = await self.inbox.get()
                 if isinstance(item, Batch):
                     self.metrics.records_in_total += item.n
-                    await self._call(self.op.process, item)
+                    batch = self._within_row_limit(item) if self._row_limit else item
+                    if batch.n or batch is item:
+                        await self._call(self.op.process, batch)
                 elif isinstance(item, Input):
                     self.metrics.records_in_total += item.n
-                    await self._call(self.op.process, item.batch, item.index)
+                    batch = (self._within_row_limit(item.batch) if self._row_limit
+                             else item.batch)
+                    if batch.n or batch is item.batch:
+                        await self._call(self.op.process, batch, item.index)
                 elif isinstance(item, Tick):
                     await self._call(self.op.on_time, item.now_ms)
                 elif isinstance(item, ErrorMessage):
@@ -162,16 +180,49 @@ class OperatorNode:
             out = fn(*args)
             if inspect.isawaitable(out):  # an operator that queries a connector (lookup join)
                 out = await out
-        except PluginError as exc:  # a plugin's fault: fails (or restarts) the rule, see rule.py
-            self.metrics.exception(exc)
-            raise
         except Exception as exc:
-            self.metrics.exception(exc)
-            log.warning("rule %s: operator %s failed, its input is dropped: %s",
-                        self.rule_id, self.op.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-            if self.options.send_error:
-                forward_control(self.outputs, ErrorMessage(str(exc)))
+            self._failed(exc)
             return
+        out, positioned = self._called(fn, t0, out)
+        if positioned and self.options.send_error:
+            self.metrics.records_out_total += await self._forward_with_errors(out, positioned)
+            return
+        self.metrics.records_out_total += await forward(self.outputs, out)
+
+    def call_now(self, fn, *args) -> Batch | None:  # type: ignore[no-untyped-def]
+        """Inline (fused) execution of a synchronous operator (`runs_inline`): `fn(*args)` with
+        the node's metrics and error routing; the non-empty output, counted as sent, or None.
+        A PluginError propagates (the caller fails the rule)."""
+        self.metrics.invoked()
+        t0 = time.perf_counter_ns()
+        try:
+            out = fn(*args)
+        except Exception as exc:
+            self._failed(exc)
+            return None
+        # positioned row errors exist only with sendError, which never runs inline
+        out, _ = self._called(fn, t0, out)
+        if out is None or out.n == 0:
+            return None
+        self.metrics.records_out_total += out.n
+        return out
+
+    def process_now(self, batch: Batch) -> Batch | None:
+        self.metrics.records_in_total += batch.n
+        return self.call_now(self.op.process, batch)
+
+    def _failed(self, exc: Exception) -> None:
+        self.metrics.exception(exc)
+        if isinstance(exc, PluginError):  # a plugin's fault: fails (or restarts) the rule
+            raise exc
+        log.warning("rule %s: operator %s failed, its input is dropped: %s",
+                    self.rule_id, self.op.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        if self.options.send_error:
+            forward_control(self.outputs, ErrorMessage(str(exc)))
+
+    def _called(self, fn, t0: int,  # type: ignore[no-untyped-def]
+                out: Any) -> tuple[Any, list[tuple[int, str]]]:
+        """Latency, the operator's row errors; (the output, positioned errors to send)."""
         if fn == self.op.process:
             self.metrics.process_latency_us = (time.perf_counter_ns() - t0) // 1000
         take_rows = getattr(self.op, "take_row_errors", None)
@@ -180,10 +231,18 @@ class OperatorNode:
         if take is not None:
             for count, message in take():
                 self._row_errors(count, message, send=not positioned)
-        if positioned and self.options.send_error:
-            self.metrics.records_out_total += await self._forward_with_errors(out, positioned)
-            return
-        self.metrics.records_out_total += await forward(self.outputs, out)
+        return out, positioned
+
+    def _within_row_limit(self, batch: Batch) -> Batch:
+        """The rows of `batch` the window has room for; the others are refused, each
+        counted as an exception (and an error row with sendError)."""
+        held = int(self.op.state_size())  # type: ignore[attr-defined]
+        room = max(self._row_limit - held, 0)
+        if batch.n <= room:
+            return batch
+        refused = batch.n - room
+        self._row_errors(refused, window_rows_error(held, refused, self._row_limit))
+        return batch.slice(0, room)
 
     async def _forward_with_errors(self, out: Batch | None, errors: list[tuple[int, str]]) -> int:
         """The output with each row error sent at its position (sendError), in input order."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,13 @@ log = logging.getLogger(__name__)
 
 BLOCK = "block"
 DROP_OLDEST = "dropOldest"
+
+# Resource limits (see docs/limits.md): what one message, one JSON document and one window
+# may hold before the input is refused with a counted error instead of exhausting memory.
+DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024  # bytes of one message (payload or line)
+DEFAULT_MAX_JSON_DEPTH = 512  # nested objects/arrays of one JSON document
+MAX_JSON_DEPTH = 1024  # orjson's own limit: the schemaless path cannot go deeper
+DEFAULT_MAX_WINDOW_ROWS = 10_000_000  # rows one window operator holds for its open windows
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_MS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -63,6 +71,13 @@ def _int(raw: Mapping[str, Any], name: str, default: int, minimum: int = 0) -> i
     return int(value)
 
 
+def _number(raw: Mapping[str, Any], name: str, default: float) -> float:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"'{name}' must be a number, got {value!r}")
+    return float(value)
+
+
 def _bool(raw: Mapping[str, Any], name: str, default: bool) -> bool:
     value = raw.get(name, default)
     if not isinstance(value, bool):
@@ -87,15 +102,22 @@ class RestartStrategy:
         if not isinstance(raw, Mapping):
             raise ConfigError("option 'restartStrategy' must be an object like {\"attempts\": 3}")
         try:
-            return cls(
+            strategy = cls(
                 attempts=_int(raw, "attempts", 0),
                 delay_ms=parse_duration_ms(raw.get("delay", 1000), "restartStrategy.delay"),
-                multiplier=float(raw.get("multiplier", 2.0)),
+                multiplier=_number(raw, "multiplier", 2.0),
                 max_delay_ms=parse_duration_ms(raw.get("maxDelay", 30000), "restartStrategy.maxDelay"),
-                jitter_factor=float(raw.get("jitterFactor", 0.1)),
+                jitter_factor=_number(raw, "jitterFactor", 0.1),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"option 'restartStrategy' is invalid: {exc}") from exc
+        if not 0 < strategy.multiplier < math.inf:
+            raise ConfigError("option 'restartStrategy.multiplier' must be a number > 0, got "
+                              f"{strategy.multiplier}", hint='"multiplier": 2')
+        if not 0 <= strategy.jitter_factor < 1:
+            raise ConfigError("option 'restartStrategy.jitterFactor' must be >= 0 and < 1, got "
+                              f"{strategy.jitter_factor}", hint='"jitterFactor": 0.1')
+        return strategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +136,10 @@ class RuleOptions:
     restart_strategy: RestartStrategy = field(default_factory=RestartStrategy)
     max_batch_size: int = 8192
     buffer_full_policy: str = BLOCK
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
+    max_window_rows: int = DEFAULT_MAX_WINDOW_ROWS
+    shared_source: bool = True  # kuiper's own: false = never read through a shared source
     unknown: tuple[str, ...] = ()
 
     @property
@@ -124,7 +150,8 @@ class RuleOptions:
 _KNOWN = {
     "isEventTime", "lateTolerance", "concurrency", "bufferLength", "sendMetaToSink", "sendError",
     "sendNilField", "qos", "checkpointInterval", "restartStrategy", "maxBatchSize",
-    "bufferFullPolicy", "disableBufferFullDiscard",
+    "bufferFullPolicy", "disableBufferFullDiscard", "maxMessageSize", "maxJsonDepth",
+    "maxWindowRows", "sharedSource",
 }
 
 
@@ -146,6 +173,10 @@ def parse_rule_options(raw: Mapping[str, Any] | None) -> RuleOptions:
             raise ConfigError(
                 f"option 'bufferFullPolicy' must be \"{BLOCK}\" or \"{DROP_OLDEST}\", got {policy!r}"
             )
+    if policy == DROP_OLDEST and qos >= 1:
+        raise ConfigError(
+            f"option 'bufferFullPolicy' \"{DROP_OLDEST}\" drops data, which qos {qos} forbids",
+            hint='use qos 0 to allow drops, or "bufferFullPolicy": "block" (back-pressure)')
     return RuleOptions(
         is_event_time=_bool(raw, "isEventTime", False),
         late_tolerance_ms=parse_duration_ms(raw.get("lateTolerance", 1000), "lateTolerance"),
@@ -161,14 +192,26 @@ def parse_rule_options(raw: Mapping[str, Any] | None) -> RuleOptions:
         restart_strategy=RestartStrategy.parse(raw.get("restartStrategy")),
         max_batch_size=_int(raw, "maxBatchSize", 8192, 1),
         buffer_full_policy=policy,
+        max_message_size=_int(raw, "maxMessageSize", DEFAULT_MAX_MESSAGE_SIZE, 1),
+        max_json_depth=_json_depth(raw),
+        max_window_rows=_int(raw, "maxWindowRows", DEFAULT_MAX_WINDOW_ROWS, 1),
+        shared_source=_bool(raw, "sharedSource", True),
         unknown=unknown,
     )
+
+
+def _json_depth(raw: Mapping[str, Any]) -> int:
+    depth = _int(raw, "maxJsonDepth", DEFAULT_MAX_JSON_DEPTH, 1)
+    if depth > MAX_JSON_DEPTH:
+        raise ConfigError(f"option 'maxJsonDepth' must be at most {MAX_JSON_DEPTH}, got {depth}",
+                          hint="JSON documents nested deeper than 1024 levels are not decoded")
+    return depth
 
 
 def rule_defaults(root: str) -> dict[str, Any]:
     """The `rule:` section of the root's effective kuiper.yaml (defaults for every rule),
     with option names spelled as rules spell them (env variables give lower case)."""
-    return canonical(section(kuiper_conf(root), "rule"), _KNOWN | _PASSIVE)
+    return canonical(section(kuiper_conf(root, shared=True), "rule"), _KNOWN | _PASSIVE)
 
 
 def effective_options(root: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:

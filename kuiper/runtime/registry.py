@@ -23,6 +23,7 @@ _LOOKUPS: dict[str, Callable[[], Any]] = {}
 _FORMATS: dict[str, Callable[..., Any]] = {}
 _ENCODERS: dict[str, Callable[..., Any]] = {}
 _conf_loader: ConfLoader | None = None
+_STREAM_PROPS = {"DELIMITER": "delimiter"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,3 +145,36 @@ def load_source_conf(root: str, source_type: str, conf_key: str) -> dict[str, An
     if _conf_loader is None:
         return {}
     return _conf_loader(root, source_type, conf_key)
+
+
+def source_conf(spec: Any, root: str) -> dict[str, Any]:
+    """The properties a source is configured with: etc/sources/{type}.yaml's default section,
+    overridden by the CONF_KEY section, then by connector properties of the stream."""
+    stream = spec.stream
+    conf = load_source_conf(root, stream.source_type, stream.conf_key)
+    for key, prop in _STREAM_PROPS.items():
+        if key in stream.options:
+            conf[prop] = stream.options[key]
+    return conf
+
+
+def build_source(spec: Any, root: str) -> tuple[Any, Any]:
+    """A configured source connector and its decoder (configuration errors raise here)."""
+    stream = spec.stream
+    source = get_source_factory(stream.source_type)()
+    source.configure(stream.datasource, source_conf(spec, root))
+    return source, build_decoder(spec, root)
+
+
+def build_decoder(spec: Any, root: str) -> Any:
+    """The decoder of a stream's FORMAT for the fields a rule reads (`spec.fields`)."""
+    decoder = get_format(spec.stream.format)(spec.stream, spec.fields)
+    bind_root(decoder, root)
+    return decoder
+
+
+def bind_root(codec: Any, root: str) -> None:
+    """Formats that read files under the root (protobuf schemas) load them now."""
+    bind = getattr(codec, "bind_root", None)
+    if bind is not None:
+        bind(root)

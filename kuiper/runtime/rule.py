@@ -39,6 +39,7 @@ from kuiper.runtime.options import (
     effective_options,
     parse_rule_options,
 )
+from kuiper.runtime.shared_source import SourceTap, may_share
 from kuiper.runtime.source_node import SourceNode
 from kuiper.runtime.topology import Topology, build_topology
 from kuiper.state import checkpoint, opstate
@@ -49,6 +50,7 @@ from kuiper.state.kv import KVStore, open_store
 log = logging.getLogger(__name__)
 
 CREATED, RUNNING, STOPPED, ERROR = "created", "running", "stopped", "error"
+MAX_RESTART_DELAY_MS = 24 * 3600 * 1000  # a restart waits at most a day, whatever the strategy
 
 
 def checkpoint_policy(options: RuleOptions, raw: dict[str, Any]) -> CheckpointPolicy:
@@ -121,8 +123,12 @@ def _state_name(node: Any) -> tuple[str, Any]:
 def restart_delay_ms(strategy: RestartStrategy, attempt: int) -> float:
     """The wait before restart `attempt` (1-based): delay * multiplier^(attempt-1), at most
     maxDelay, then ± jitterFactor of it."""
-    delay = strategy.delay_ms * strategy.multiplier ** max(attempt - 1, 0)
+    try:
+        delay = strategy.delay_ms * strategy.multiplier ** max(attempt - 1, 0)
+    except OverflowError:
+        delay = MAX_RESTART_DELAY_MS
     delay = min(delay, strategy.max_delay_ms) if strategy.max_delay_ms > 0 else delay
+    delay = min(delay, MAX_RESTART_DELAY_MS)
     if strategy.jitter_factor > 0:
         delay *= 1 + strategy.jitter_factor * random.uniform(-1.0, 1.0)  # noqa: S311
     return max(delay, 0.0)
@@ -177,6 +183,7 @@ class RuleRunner:
         self._done = asyncio.Event()
         self._last_start_ms = 0
         self._last_stop_ms = 0
+        self._next_start_ms = 0  # a restart is due then (0: none pending)
         self._closing = False
         self._stop_requested = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -223,6 +230,10 @@ class RuleRunner:
     def _bind_contexts(self, topo: Topology, state: RuleExtensionState) -> None:
         """Every node context and function call site gets its state scope and the failure hook."""
         for node in (*topo.sources, *topo.operators, *topo.sinks):
+            if isinstance(node, SourceTap):
+                name = node.spec.name
+                node.shared.bind_state(state.instance(name, 0))
+                continue
             ctx = getattr(node, "ctx", None)
             if isinstance(ctx, NodeContext):
                 ctx.bind_state(state.instance(ctx.get_op_id(), ctx.get_instance_id()))
@@ -233,13 +244,17 @@ class RuleRunner:
             ctx.bind_failure(self._extension_failed)
 
     async def _launch(self) -> None:
+        self._next_start_ms = 0
         self._closing = False
         self._failing = None
         self._failure = ""
         state = self._bind_state()
-        topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms)
+        share = may_share(self.plan, self.options, self.policy.persistent)
+        topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms,
+                              share=share)
         if not self._restore_operators(topo):  # partly restored: start from fresh nodes
-            topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms)
+            topo = build_topology(self.plan, self.options, self.root, self.clock, self.tick_ms,
+                                  share=share)
             self._prepare_checkpoints(topo)
         self.topology = topo
         self._bind_contexts(topo, state)
@@ -248,18 +263,26 @@ class RuleRunner:
             await sink.open()
         self._state, self._message = RUNNING, ""
         self._last_start_ms = self.clock.now_ms()
+        for fctx in self.function_contexts:  # rule_start()
+            fctx.rule_start_ms = self._last_start_ms
         name = f"rule-{self.rule_id}"
         self._tasks = [asyncio.create_task(s.run(), name=f"{name}-sink-{s.name}") for s in topo.sinks]
         self._tasks += [
-            asyncio.create_task(o.run(), name=f"{name}-op-{o.op.name}") for o in topo.operators
+            asyncio.create_task(o.run(), name=f"{name}-op-{o.op.name}")
+            for o in (topo.operators if not topo.fused else ())
         ]
+        own = [s for s in topo.sources if isinstance(s, SourceNode)]
         self._tasks += [
-            asyncio.create_task(s.run(), name=f"{name}-src-{s.spec.name}") for s in topo.sources
+            asyncio.create_task(s.run(), name=f"{name}-src-{s.spec.name}") for s in own
         ]
         self._connectors = [
             asyncio.create_task(s.run_connector(), name=f"{name}-conn-{s.spec.name}")
-            for s in topo.sources
+            for s in own
         ]
+        for tap in topo.sources:
+            if isinstance(tap, SourceTap):  # a shared source feeds the rule from now on
+                tap.on_fail = self._extension_failed
+                tap.attach()
         self._aux = []
         if self.checkpointer is not None and self.policy.periodic:
             # self._tasks: the sinks' then the operators' (then the sources')
@@ -398,6 +421,8 @@ class RuleRunner:
 
     def _ended(self, state: str, message: str) -> None:
         """The nodes are down: restart per the strategy, or settle in `state`."""
+        if self._stop_requested and state == ERROR:  # a stop asked for while failing wins
+            state, message = STOPPED, "canceled manually"
         self._state, self._message = state, message
         self._last_stop_ms = self.clock.now_ms()
         if state == ERROR and self._may_restart():
@@ -407,6 +432,7 @@ class RuleRunner:
             self._message = (f"{message} (restarting in {delay:.0f} ms, "
                              f"attempt {self.restarts} of {attempts})")
             log.warning("rule %s: %s", self.rule_id, self._message)
+            self._next_start_ms = self._last_stop_ms + int(delay)
             self._restart_task = asyncio.create_task(
                 self._restart_later(delay), name=f"rule-{self.rule_id}-restart")
             return
@@ -446,6 +472,7 @@ class RuleRunner:
         if self._restart_task is not None and not self._restart_task.done():
             self._cancel_restart()
             self._state, self._message = STOPPED, "canceled manually"
+            self._last_stop_ms = self.clock.now_ms()
             self._finished()
             return
         if self._state != RUNNING:
@@ -471,6 +498,10 @@ class RuleRunner:
             return False
         return True
 
+    def brief(self) -> tuple[str, str]:
+        """(state, message) as `status()` has them, without collecting the metrics."""
+        return (self._state if self._state != CREATED else STOPPED), self._message
+
     def status(self) -> RuleStatus:
         nodes = self.topology.nodes_metrics() if self.topology else []
         return RuleStatus(
@@ -479,6 +510,9 @@ class RuleRunner:
             message=self._message,
             last_start_ms=self._last_start_ms,
             last_stop_ms=self._last_stop_ms,
+            next_start_ms=self._next_start_ms if self._restart_task is not None
+            and not self._restart_task.done() else 0,
+            restarts=self.restarts,
         )
 
     def metrics(self) -> dict[str, Any]:

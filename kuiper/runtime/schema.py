@@ -34,6 +34,8 @@ from kuiper.functions.gostyle import go_repr
 RowError = tuple[int, str]  # (0-based row index, message)
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
 def _json_type(v: Any) -> str:
     if isinstance(v, bool):
         return "a boolean"
@@ -76,14 +78,16 @@ def convert_value(kind: str, v: Any, lenient: bool = False) -> Any:
         if isinstance(v, bool):
             raise ValueError("a boolean")
         if isinstance(v, int):
-            return v
+            return _int64(v)
         if isinstance(v, float) and v.is_integer() and lenient:
-            return int(v)  # JSON 12.0 is an error for a bigint field, as in eKuiper (fastjson)
+            return _int64(int(v))  # JSON 12.0 is an error for a bigint field, as in eKuiper
         if lenient and isinstance(v, str):
             try:
-                return int(v)
-            except ValueError:
-                return int(float(v))
+                return _int64(int(v))
+            except ValueError as exc:
+                if "range" in str(exc):
+                    raise
+                return _int64(int(float(v)))
     elif kind == FLOAT:
         if isinstance(v, int | float) and not isinstance(v, bool):
             return float(v)
@@ -105,9 +109,9 @@ def convert_value(kind: str, v: Any, lenient: bool = False) -> Any:
             return str(v)
     elif kind == DATETIME:
         if isinstance(v, int | float) and not isinstance(v, bool):
-            return int(v)
+            return _int64(int(v))
         if isinstance(v, str):
-            return int(v) if v.isdigit() else _parse_time_ms(v)
+            return _int64(int(v)) if v.isdigit() else _parse_time_ms(v)
     elif kind == BYTEA:
         if isinstance(v, bytes | bytearray):
             return bytes(v)
@@ -125,8 +129,21 @@ def convert_value(kind: str, v: Any, lenient: bool = False) -> Any:
     raise ValueError(_json_type(v))
 
 
+def _int64(v: int) -> int:
+    if not _INT64_MIN <= v <= _INT64_MAX:
+        raise ValueError("a number out of bigint range")
+    return v
+
+
 def _fast_column(kind: str, values: list[Any]) -> Column | None:
     """The column without a per-value loop when the values already have a fitting kind."""
+    try:
+        return _fast_column_of(kind, values)
+    except OverflowError:  # an integer beyond int64: the per-value path reports it
+        return None
+
+
+def _fast_column_of(kind: str, values: list[Any]) -> Column | None:
     found = infer_kind(values)
     col = None
     if found == kind or (found == ANY and all(v is None for v in values)):

@@ -174,7 +174,7 @@ def _compile_all(value: Any) -> None:
 def global_sink_defaults(root: str) -> dict[str, Any]:
     """The `sink:` section of the root's effective kuiper.yaml (cache defaults for every
     sink; `KUIPER__SINK__ENABLECACHE=true` and the like override the file)."""
-    section = canonical(conf_section(kuiper_conf(root), "sink"), _GLOBAL_KEYS)
+    section = canonical(conf_section(kuiper_conf(root, shared=True), "sink"), _GLOBAL_KEYS)
     return {k: section[k] for k in _GLOBAL_KEYS if k in section}
 
 

@@ -28,6 +28,7 @@ from kuiper.planner.physical import SourceSpec
 from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage
 from kuiper.runtime.clock import Clock
 from kuiper.runtime.context import NodeContext, maybe_await
+from kuiper.runtime.limits import blank_long_lines, oversized, size_error
 from kuiper.runtime.metrics import NodeMetrics
 from kuiper.runtime.node import Input, InputEnd
 from kuiper.runtime.options import RuleOptions
@@ -100,6 +101,10 @@ class SourceContext(NodeContext):
     async def drain(self) -> None:
         await self._node.wait_for_room()
 
+    def has_room(self) -> bool:
+        """Whether `drain()` would return at once (the engine takes more emits now)."""
+        return self._node.has_room()
+
 
 class SourceNode:
     """One stream's connector plus its decoder and the hand-off loop."""
@@ -129,9 +134,20 @@ class SourceNode:
         self.until: asyncio.Event | None = None
         self.source = source
         self.decoder = decoder
+        if hasattr(decoder, "max_depth"):  # JSON: the rule's maxJsonDepth
+            decoder.max_depth = options.max_json_depth
+        # qos >= 1: a source that acknowledges its input (MQTT) does so once it is taken
+        self._handed_off = None
+        if options.qos >= 1 and hasattr(source, "manual_ack"):
+            source.manual_ack = True
+            self._handed_off = source.handed_off
         self.options = options
         self.clock = clock
         self.outputs = outputs
+        # who gets the batches: this node itself (its outputs, input_index and options), or
+        # the rules subscribed to a shared source (`shared_source.SourceTap`s)
+        self.taps: tuple[Any, ...] = (self,)
+        self.closed = False
         self.metrics = NodeMetrics("source", spec.name, track_drops=options.drops_oldest)
         self.ctx = SourceContext(self, rule_id, spec.name, root)
         self._pending: deque[tuple[str, Any, Any, int]] = deque()
@@ -206,6 +222,9 @@ class SourceNode:
         if self._pending_rows >= self._high_water:
             self._room.clear()
         self._wake.set()
+
+    def has_room(self) -> bool:
+        return self._pending_rows < self._high_water or self._stopping
 
     async def wait_for_room(self) -> None:
         while self._pending_rows >= self._high_water and not self._stopping:
@@ -291,15 +310,18 @@ class SourceNode:
             for whole, deferred in self._decode(taken):
                 for batch, error in _interleave(whole, deferred):
                     if error is not None:
-                        for ch in self.outputs:
-                            ch.put_control(ErrorMessage(error))
+                        self._forward_error(error)
                         continue
                     for start in range(0, batch.n, max_rows):
                         part = batch if batch.n <= max_rows else batch.slice(start, start + max_rows)
                         self.metrics.records_out_total += part.n
-                        item = part if self.input_index is None else Input(part, self.input_index)
-                        for ch in self.outputs:
-                            await ch.put(item)  # type: ignore[arg-type]
+                        for tap in self.taps:
+                            if not tap.closed:
+                                await tap.deliver(part)
+            if self._handed_off is not None:
+                emits = sum(1 for it in taken if it[0] == PAYLOADS)
+                if emits:
+                    self._handed_off(emits)
             last = taken[-1]
             if last[0] == ERROR:
                 self._error_item(last[1])
@@ -307,12 +329,28 @@ class SourceNode:
                 self.loaded.set()
                 if self.is_table:
                     return  # a table's end ends nothing: the streams decide when a rule is done
-                end = (EndOfInput(str(last[1] or "")) if self.input_index is None
-                       else InputEnd(str(last[1] or ""), self.input_index))
-                for ch in self.outputs:
-                    ch.put_control(end)
+                for tap in self.taps:
+                    if not tap.closed:
+                        await tap.end(str(last[1] or ""))
                 return
             self._idle.set()
+
+    # --- what this node's own rule gets (a shared source has `SourceTap`s instead) --------
+    async def deliver(self, part: Batch) -> None:
+        item: Any = part if self.input_index is None else Input(part, self.input_index)
+        for ch in self.outputs:
+            await ch.put(item)
+
+    async def end(self, message: str) -> None:
+        end = (EndOfInput(message) if self.input_index is None
+               else InputEnd(message, self.input_index))
+        for ch in self.outputs:
+            ch.put_control(end)
+
+    def forward_error(self, text: str) -> None:
+        if self.options.send_error:
+            for ch in self.outputs:
+                ch.put_control(ErrorMessage(text))
 
     def _decode(self, items: list[tuple[str, Any, Any, int]]) -> list[tuple[Batch, Deferred]]:
         """Decode runs of same-kind items; one batch per hand-off where possible, each with the
@@ -364,8 +402,13 @@ class SourceNode:
                 self._message_base += len(rows)
             elif kind == PAYLOADS:
                 payloads = [p for it in run for p in it[1]]
-                batch, errors = self.decoder.decode_payloads(payloads)
                 meta = _payload_meta(run)
+                big = oversized(payloads, self.options.max_message_size)
+                if big:
+                    limit = self.options.max_message_size
+                    too_big = [(i + 1, size_error(len(payloads[i]), limit)) for i in big]
+                    payloads, meta, numbers = _without(payloads, meta, big)
+                batch, errors = self.decoder.decode_payloads(payloads)
                 if meta and batch.n != len(payloads):
                     # rows of the payloads that decoded, when each payload is one row or an error
                     failed = {num - 1 for num, _ in errors}
@@ -378,11 +421,19 @@ class SourceNode:
                 elif meta and len(payloads) == 1 and batch.n:  # one payload of many rows
                     only = {k: c.to_pylist()[0] for k, c in meta.items()}
                     batch.meta = {k: Column.constant(v, batch.n) for k, v in only.items()}
+                if big:  # numbers in the run as it arrived, the oversized ones included
+                    errors = sorted([(numbers[num - 1] if 0 < num <= len(numbers) else num, msg)
+                                     for num, msg in errors] + too_big, key=lambda e: e[0])
                 base, what = self._message_base, "message"
-                self._message_base += len(payloads)
+                self._message_base += len(payloads) + len(big)
             else:
                 chunk = run[0][1] if len(run) == 1 else _join_lines([it[1] for it in run])
+                chunk, long = blank_long_lines(chunk, self.options.max_message_size)
                 batch, errors = self.decoder.decode_lines(chunk)
+                if long:
+                    limit = self.options.max_message_size
+                    errors = sorted(errors + [(i + 1, size_error(n, limit)) for i, n in long],
+                                    key=lambda e: e[0])
                 if run[0][2] and batch.n:  # the rows' common metadata (the file source's file)
                     batch.meta = {k: Column.constant(v, batch.n) for k, v in run[0][2].items()}
                 base, what = self._line_base, "line"
@@ -413,7 +464,7 @@ class SourceNode:
         if logged:
             log.warning("rule %s: skipped bad input: %s; fix the data or the stream's "
                         "declared types (CREATE STREAM ...)", self.ctx.get_rule_id(), text)
-        if position is not None and self.options.send_error:
+        if position is not None and any(t.options.send_error for t in self.taps):
             self._deferred.append((position, sent or text))
         else:
             self._forward_error(sent or text)
@@ -428,9 +479,21 @@ class SourceNode:
         self._forward_error(text)
 
     def _forward_error(self, text: str) -> None:
-        if self.options.send_error:
-            for ch in self.outputs:
-                ch.put_control(ErrorMessage(text))
+        for tap in self.taps:
+            if not tap.closed:
+                tap.forward_error(text)
+
+
+def _without(payloads: list[bytes], meta: dict[str, Column] | None, drop: list[int]
+             ) -> tuple[list[bytes], dict[str, Column] | None, list[int]]:
+    """The payloads (and their meta rows) but those at `drop`, and the 1-based number of each
+    kept payload in the original list."""
+    keep = np.ones(len(payloads), dtype=np.bool_)
+    keep[drop] = False
+    if meta:
+        meta = {k: c.filter(keep) for k, c in meta.items()}
+    numbers = [i + 1 for i in np.flatnonzero(keep).tolist()]
+    return [payloads[i - 1] for i in numbers], meta, numbers
 
 
 def _interleave(batch: Batch, deferred: Deferred) -> list[tuple[Batch, str | None]]:

@@ -16,54 +16,28 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from kuiper.planner.physical import PhysicalPlan, SourceSpec
+from kuiper.planner.physical import PhysicalPlan
 from kuiper.runtime import registry
 from kuiper.runtime.channel import Channel
 from kuiper.runtime.clock import Clock
-from kuiper.runtime.node import OperatorNode
+from kuiper.runtime.node import OperatorNode, runs_inline
 from kuiper.runtime.options import RuleOptions
+from kuiper.runtime.shared_source import SourceTap, shared_sources
 from kuiper.runtime.sink_node import SinkNode, SinkProps
 from kuiper.runtime.source_node import SourceNode
 
-_STREAM_PROPS = {"DELIMITER": "delimiter"}
+build_source = registry.build_source  # re-exported: the management plane validates with it
 
 
 @dataclass(slots=True)
 class Topology:
-    sources: list[SourceNode] = field(default_factory=list)
+    sources: list[SourceNode | SourceTap] = field(default_factory=list)
     operators: list[OperatorNode] = field(default_factory=list)
     sinks: list[SinkNode] = field(default_factory=list)
+    fused: bool = False  # the operators run in the shared source's hand-off (no tasks)
 
     def nodes_metrics(self) -> list[Any]:
         return [n.metrics for n in (*self.sources, *self.operators, *self.sinks)]
-
-
-def source_conf(spec: SourceSpec, root: str) -> dict[str, Any]:
-    """The properties a source is configured with: etc/sources/{type}.yaml's default section,
-    overridden by the CONF_KEY section, then by connector properties of the stream."""
-    stream = spec.stream
-    conf = registry.load_source_conf(root, stream.source_type, stream.conf_key)
-    for key, prop in _STREAM_PROPS.items():
-        if key in stream.options:
-            conf[prop] = stream.options[key]
-    return conf
-
-
-def build_source(spec: SourceSpec, root: str) -> tuple[Any, Any]:
-    """A configured source connector and its decoder (configuration errors raise here)."""
-    stream = spec.stream
-    source = registry.get_source_factory(stream.source_type)()
-    source.configure(stream.datasource, source_conf(spec, root))
-    decoder = registry.get_format(stream.format)(stream, spec.fields)
-    _bind_root(decoder, root)
-    return source, decoder
-
-
-def _bind_root(codec: Any, root: str) -> None:
-    """Formats that read files under the root (protobuf schemas) load them now."""
-    bind = getattr(codec, "bind_root", None)
-    if bind is not None:
-        bind(root)
 
 
 def bind_lookup(op: Any, root: str) -> None:
@@ -80,9 +54,12 @@ def bind_lookup(op: Any, root: str) -> None:
 
 
 def build_topology(
-    plan: PhysicalPlan, options: RuleOptions, root: str, clock: Clock, tick_ms: int = 100
+    plan: PhysicalPlan, options: RuleOptions, root: str, clock: Clock, tick_ms: int = 100,
+    *, share: bool = False,
 ) -> Topology:
-    """Instantiate connectors and nodes; must run on the event loop that will run them."""
+    """Instantiate connectors and nodes; must run on the event loop that will run them.
+    With `share` (one stream input, see `shared_source.may_share`) the rule's source is a
+    `SourceTap` on the loop's shared source of that stream, attached when the rule starts."""
     rule = plan.rule
     topo = Topology()
 
@@ -97,7 +74,7 @@ def build_topology(
         encoder = None
         if getattr(sink, "accepts_bytes", False):
             encoder = registry.get_encoder(sink_props.format)(props)
-            _bind_root(encoder, root)
+            registry.bind_root(encoder, root)
         inbox = channel(sink_props.buffer_length)
         sink_inboxes.append(inbox)
         topo.sinks.append(SinkNode(
@@ -120,7 +97,10 @@ def build_topology(
         downstream = [inbox]
 
     tagged = len(plan.sources) > 1 and bool(plan.operators)
-    for index, spec in enumerate(plan.sources):
+    if share:
+        topo.sources.append(shared_sources().tap(plan.sources[0], root, options, clock,
+                                                 downstream, rule.id))
+    for index, spec in enumerate(plan.sources if not share else ()):
         source, decoder = build_source(spec, root)
         topo.sources.append(SourceNode(
             spec, source, decoder, rule_id=rule.id, root=root, options=options, clock=clock,
@@ -128,6 +108,8 @@ def build_topology(
         ))
     tables = [s for s in topo.sources if s.is_table]
     for node in topo.sources:
+        if isinstance(node, SourceTap):
+            continue
         if node.is_table:
             node.until = topo.operators[0].finished if topo.operators else asyncio.Event()
         else:
@@ -136,4 +118,8 @@ def build_topology(
     for node in (*topo.operators, *topo.sinks):
         inbox = node.inbox
         inbox.on_drop = node.metrics.dropped
+    if (share and topo.operators and not options.send_error
+            and all(runs_inline(n.op) for n in topo.operators)):
+        topo.sources[0].fuse(topo.operators)  # type: ignore[union-attr]
+        topo.fused = True
     return topo

@@ -352,3 +352,24 @@ def test_string_dict_api() -> None:
     assert d.strings() is not s1 and d.strings()[4001] == "k3999"
     with pytest.raises(ValueError):
         d.intern(b"\xff\xfe")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet='[]{}"\\ ab,:1', max_size=60).map(str.encode), max_size=8),
+       st.integers(1, 6))
+def test_too_deep_matches_reference(docs: list[bytes], depth: int) -> None:
+    assert jd.too_deep(docs, depth) == ref.too_deep(docs, depth)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 8])
+def test_max_depth_matches_reference(depth: int) -> None:
+    docs = [b'{"v": 1}', b'{"v": 2, "x": [1]}', b'{"x": {"a": [[1]]}, "v": 3}',
+            b'{"s": "[[[[[", "v": 4}', b'{"r": ' + b"[" * 9 + b"]" * 9 + b', "v": 5}']
+    kinds = np.array([jd.K_BIGINT, jd.K_RAW], K)
+    k = jd.decode_json_objects(docs, [b"v", b"r"], kinds, [None, None], max_depth=depth)
+    r = ref.decode_json_objects(docs, [b"v", b"r"], kinds, [None, None], max_depth=depth)
+    assert k[2] == r[2] and [e[1] for e in k[4]] == [e[1] for e in r[4]]
+    assert all("nesting too deep" in e[2] for e in k[4])
+    buf = b"\n".join(docs)
+    k = jd.decode_json_lines(buf, 0, len(buf), [b"v"], kinds[:1], [None], -1, max_depth=depth)
+    assert k[2] == r[2]

@@ -281,6 +281,21 @@ def _decompress(v: Any, method: Any) -> bytes:
 
 
 @builtin("trunc", 2, return_kind=FLOAT, validate=all_of(number_args(0), int_args(1)))
+def _trunc_batch(args: list[Column], n: int, ctx: Any) -> Column:
+    """A numeric column and constant places: numpy over the column; else row by row."""
+    col = broadcast(args[0], n)
+    is_const, places = scalar_arg(args[1], n)
+    if (col.kind in (BIGINT, FLOAT) and col.dictionary is None and is_const
+            and isinstance(places, int) and not isinstance(places, bool)):
+        scale = 10.0**places
+        with np.errstate(all="ignore"):
+            scaled = col.values.astype(np.float64) * scale
+            out = np.trunc(scaled + np.where(scaled >= 0, 0.5, -0.5)) / scale
+        if np.isfinite(scaled).all() and np.isfinite(scale):
+            return Column(FLOAT, out, col.valid)
+    return _trunc(args, n, ctx)
+
+
 @rowwise(kind=FLOAT)
 def _trunc(x: Any, places: Any) -> float:
     """eKuiper's toFixed: x scaled by 10^places, rounded half away from zero, scaled back."""
@@ -341,3 +356,9 @@ def _dec2hex(v: Any) -> str:
     k = int(v)
     return "0x" + ("-" + format(-k, "x") if k < 0 else format(k, "x"))
 
+
+
+# shared with other families (get_keyed_state casts like cast(); delay takes an int like it)
+CAST_KIND = _CAST_KIND
+cast_value = _cast_one
+to_int = _to_int

@@ -14,7 +14,7 @@ from kuiper.functions.vector import fail, rowwise
 
 
 @builtin("to_json", 1, return_kind=STRING)
-@rowwise(kind=STRING)
+@rowwise(kind=STRING, on_null="null")  # eKuiper's to_json has no nil check: nil -> "null"
 def _to_json(v: Any) -> str:
     """The value as JSON text, as Go's encoding/json writes it (sorted keys)."""
     try:

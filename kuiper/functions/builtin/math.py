@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from kuiper.api.batch import ANY, BIGINT, FLOAT, STRING, Column
+from kuiper.api.batch import BIGINT, FLOAT, STRING, Column
 from kuiper.functions.checks import all_of, int_args, number_args, string_args
 from kuiper.functions.gostyle import go_repr, go_str
 from kuiper.functions.registry import builtin
@@ -64,10 +64,7 @@ def _abs(args: list[Column], n: int, ctx: Any) -> Column:
     col = broadcast(args[0], n)
     if col.kind in (BIGINT, FLOAT):
         return Column(col.kind, np.abs(col.values), col.valid)
-    if col.kind == ANY:
-        return _abs_any(args, n, ctx)
-    vals, valid = float_values(col, n)
-    return Column(FLOAT, np.abs(vals), valid)
+    return _abs_any(args, n, ctx)  # strings, booleans, mixed: eKuiper's per-value type switch
 
 
 @rowwise
@@ -201,12 +198,24 @@ def _to_base(v: int, base: int) -> str:
     return "".join(reversed(out))
 
 
+def _int_arg(v: Any) -> int:
+    """cast.ToInt: ints, integral floats and integer strings; else eKuiper's error."""
+    if isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer():
+        return int(v)
+    if isinstance(v, str):
+        try:
+            return int(v.strip())
+        except ValueError:
+            pass
+    fail(f"cannot convert {go_repr(v)} to int")
+
+
 @builtin("conv", 3, return_kind=STRING, validate=all_of(string_args(0), int_args(1, 2)))
 @rowwise(kind=STRING)
 def _conv(num: Any, from_base: Any, to_base: Any) -> str | None:
     """MySQL's CONV: a negative from-base reads signed, a negative to-base writes signed."""
     s = go_str(num).strip()
-    fb, tb = int(from_base), int(to_base)
+    fb, tb = _int_arg(from_base), _int_arg(to_base)
     signed, ignore_sign = fb < 0, tb < 0
     fb, tb = abs(fb), abs(tb)
     if not (2 <= fb <= 36 and 2 <= tb <= 36):

@@ -1,4 +1,4 @@
-"""Other functions: isnull, coalesce, newuuid, tstamp."""
+"""Other functions: isnull, coalesce, newuuid, tstamp, get_keyed_state, delay."""
 from __future__ import annotations
 
 import time
@@ -7,9 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from kuiper.api.batch import ANY, BIGINT, BOOLEAN, STRING, Column
-from kuiper.functions.registry import builtin
-from kuiper.functions.vector import broadcast, common_kind, make_column, pylist
+from kuiper.api.batch import ANY, BIGINT, BOOLEAN, DATETIME, STRING, Column, kind_of
+from kuiper.functions.builtin.conversion import CAST_KIND, cast_value, to_int
+from kuiper.functions.checks import int_args, literal_in
+from kuiper.functions.gostyle import go_str
+from kuiper.functions.registry import LITERAL, VALUE, builtin
+from kuiper.functions.vector import broadcast, common_kind, fail, make_column, pylist, scalar_arg
+from kuiper.state import keyed
 
 
 @builtin("isnull", 1, return_kind=BOOLEAN)
@@ -48,3 +52,42 @@ def _newuuid(args: list[Column], n: int, ctx: Any) -> Column:
 def _tstamp(args: list[Column], n: int, ctx: Any) -> Column:
     """The current time in epoch milliseconds."""
     return Column(BIGINT, np.full(n, time.time_ns() // 1_000_000, dtype=np.int64))
+
+
+_KEYED_TYPES = ("bigint", "float", "string", "boolean", "datetime")
+
+
+@builtin("get_keyed_state", 3, arg_modes=(VALUE, LITERAL),
+         validate=literal_in(1, _KEYED_TYPES, "expect one of following value for the 2nd "
+                             "parameter: bigint, float, string, boolean, datetime"))
+def _get_keyed_state(args: list[Column], n: int, ctx: Any) -> Column:
+    """The value stored under the key (kuiper.state.keyed) cast to the type; the default
+    (as given) when the key has no value."""
+    _, target = scalar_arg(args[1], n)
+    if target not in _KEYED_TYPES:
+        fail("expect one of following value for the 2nd parameter: bigint, float, string, "
+             "boolean, datetime")
+    keys, defaults = pylist(args[0], n), pylist(args[2], n)
+    missing = object()
+    out: list[Any] = []
+    for key, default in zip(keys, defaults, strict=True):
+        value = missing if key is None else keyed.get_state(go_str(key), missing)
+        out.append(default if value is missing else cast_value(value, target))
+    kind = CAST_KIND[target]
+    want = BIGINT if kind == DATETIME else kind  # datetimes are epoch-ms ints
+    if all(v is None or kind_of(v) == want for v in out):
+        return make_column(out, kind)
+    return make_column(out)  # a default of another type: the column holds both
+
+
+@builtin("delay", 2, validate=int_args(0))
+def _delay(args: list[Column], n: int, ctx: Any) -> Column:
+    """The second argument, after sleeping the first argument's milliseconds. A micro-batch
+    sleeps once, for its longest delay (eKuiper sleeps per row; rows that arrive one at a
+    time see the same delay)."""
+    is_const, ms = scalar_arg(args[0], n)
+    delays = [ms] if is_const else pylist(args[0], n)
+    longest = max((to_int(v) for v in delays if v is not None), default=0)
+    if longest > 0:
+        time.sleep(longest / 1000)
+    return broadcast(args[1], n)

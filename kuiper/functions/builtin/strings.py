@@ -1,15 +1,20 @@
-"""String functions; each runs once per distinct string of a dictionary-encoded column."""
+"""String functions: predicates, lengths, case and trim over whole columns (Cython kernels,
+kuiper.functions.strvec); the others once per distinct string of a dictionary-encoded column."""
 from __future__ import annotations
 
 import functools
 import re
 from typing import Any
 
+import numpy as np
+
+from kuiper._core import strfuncs
 from kuiper.api.batch import BIGINT, BOOLEAN, STRING, Column
 from kuiper.functions.checks import all_of, int_args, literal_check, number_args, string_args
 from kuiper.functions.gostyle import format_float_f, go_str
 from kuiper.functions.registry import builtin
-from kuiper.functions.vector import apply_rows, fail, rowwise
+from kuiper.functions.strvec import string_kernel
+from kuiper.functions.vector import apply_rows, fail, rowwise, scalar_arg
 
 
 def _strict_int(v: Any) -> int:
@@ -34,7 +39,27 @@ def _concat(args: list[Column], n: int, ctx: Any) -> Column:
     """Strings (nil counts as ""), or arrays when every argument is an array."""
     if all(a.kind == "array" for a in args):
         return apply_rows(_concat_arrays, args, n, "array", pass_nulls=True)
+    parts = _string_parts(args, n)
+    if parts is not None:  # strings only: one pass in C
+        return Column(STRING, strfuncs.concat(parts, n))
     return apply_rows(_concat_strings, args, n, STRING, pass_nulls=True)
+
+
+def _string_parts(args: list[Column], n: int) -> list[Any] | None:
+    """The arguments as strfuncs.concat parts (a constant str, or string values and their
+    validity), or None when one is not a string."""
+    parts: list[Any] = []
+    for arg in args:
+        if arg.kind != STRING:
+            return None
+        if len(arg) != n:
+            is_const, value = scalar_arg(arg, n)
+            if not is_const:
+                return None
+            parts.append("" if value is None else value)
+        else:
+            parts.append((np.asarray(arg.decoded(), dtype=object), arg.valid))
+    return parts
 
 
 def _concat_strings(*vals: Any) -> str:
@@ -51,18 +76,24 @@ def _concat_arrays(*vals: Any) -> list[Any]:
 
 _TWO_STRINGS = string_args(0, 1)
 
-builtin("endswith", 2, return_kind=BOOLEAN, validate=_TWO_STRINGS)(
-    rowwise(lambda s, x: go_str(s).endswith(go_str(x)), BOOLEAN, on_null=False)
-)
-builtin("startswith", 2, return_kind=BOOLEAN, validate=_TWO_STRINGS)(
-    rowwise(lambda s, x: go_str(s).startswith(go_str(x)), BOOLEAN, on_null=False)
-)
-builtin("indexof", 2, return_kind=BIGINT, validate=_TWO_STRINGS)(
-    rowwise(lambda s, x: go_str(s).find(go_str(x)), BIGINT, on_null=-1)
-)
+
+def _byte_index(s: str, sub: str) -> int:
+    """Go's strings.Index: the UTF-8 byte offset of the first `sub`, -1 when absent."""
+    at = s.find(sub)
+    return at if at <= 0 else len(s[:at].encode())
 
 
-@builtin("length", 1, return_kind=BIGINT)
+builtin("endswith", 2, return_kind=BOOLEAN, validate=_TWO_STRINGS)(string_kernel(
+    strfuncs.ends_with, BOOLEAN, on_null=False,
+    fallback=rowwise(lambda s, x: go_str(s).endswith(go_str(x)), BOOLEAN, on_null=False)))
+builtin("startswith", 2, return_kind=BOOLEAN, validate=_TWO_STRINGS)(string_kernel(
+    strfuncs.starts_with, BOOLEAN, on_null=False,
+    fallback=rowwise(lambda s, x: go_str(s).startswith(go_str(x)), BOOLEAN, on_null=False)))
+builtin("indexof", 2, return_kind=BIGINT, validate=_TWO_STRINGS)(string_kernel(
+    strfuncs.find, BIGINT, on_null=-1,
+    fallback=rowwise(lambda s, x: _byte_index(go_str(s), go_str(x)), BIGINT, on_null=-1)))
+
+
 @rowwise(kind=BIGINT, on_null=0)
 def _length(v: Any) -> int:
     """Characters of a string; members of an array or object."""
@@ -71,22 +102,24 @@ def _length(v: Any) -> int:
     return len(go_str(v))
 
 
+builtin("length", 1, return_kind=BIGINT)(
+    string_kernel(strfuncs.str_len, BIGINT, on_null=0, fallback=_length))
+
 _ONE_STRING = string_args(0)
 
-for _name, _fn in {
-    "lower": str.lower,
-    "upper": str.upper,
-    "trim": str.strip,
-    "ltrim": str.lstrip,
-    "rtrim": str.rstrip,
-}.items():
-    builtin(_name, 1, return_kind=STRING, validate=_ONE_STRING)(
-        rowwise(lambda v, f=_fn: f(go_str(v)), STRING)
-    )
+for _name, _fn, _op in (
+    ("lower", str.lower, strfuncs.lower),
+    ("upper", str.upper, strfuncs.upper),
+    ("trim", str.strip, strfuncs.strip),
+    ("ltrim", str.lstrip, functools.partial(strfuncs.strip, side=1)),
+    ("rtrim", str.rstrip, functools.partial(strfuncs.strip, side=2)),
+):
+    builtin(_name, 1, return_kind=STRING, validate=_ONE_STRING)(string_kernel(
+        _op, STRING, fallback=rowwise(lambda v, f=_fn: f(go_str(v)), STRING)))
 
-builtin("numbytes", 1, return_kind=BIGINT, validate=_ONE_STRING)(
-    rowwise(lambda v: len(go_str(v).encode()), BIGINT, on_null=0)
-)
+builtin("numbytes", 1, return_kind=BIGINT, validate=_ONE_STRING)(string_kernel(
+    strfuncs.utf8_len, BIGINT, on_null=0,
+    fallback=rowwise(lambda v: len(go_str(v).encode()), BIGINT, on_null=0)))
 
 _STR_INT = all_of(string_args(0), int_args(1))
 

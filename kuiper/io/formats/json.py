@@ -32,8 +32,10 @@ from kuiper.runtime.schema import convert_column, needed_fields, rows_to_batch
 
 try:  # the compiled decoder, written alongside; the orjson path is its stand-in until built
     from kuiper._core import jsondecode as _kernel
+    from kuiper._core.jsondecode import too_deep
 except ImportError:  # pragma: no cover - depends on the build
     _kernel = None
+    from kuiper._core._reference import too_deep
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +44,29 @@ _KERNEL_KINDS = {BIGINT: K_BIGINT, FLOAT: K_FLOAT, BOOLEAN: K_BOOLEAN, STRING: K
 
 Errors = list[tuple[int, str]]
 
+DEFAULT_MAX_DEPTH = 512
+ORJSON_MAX_DEPTH = 1024  # orjson refuses deeper documents itself
 
-def _parse_line(line: bytes) -> tuple[list[dict[str, Any]], str | None]:
+
+def depth_error(max_depth: int, at: int) -> str:
+    return (f"malformed JSON at byte {at}: nesting too deep (more than maxJsonDepth={max_depth} "
+            "nested objects/arrays)")
+
+
+def _deep(docs: list[bytes], max_depth: int) -> dict[int, int]:
+    """Index -> byte offset of the documents nested deeper than max_depth."""
+    if max_depth >= ORJSON_MAX_DEPTH or not docs:
+        return {}
+    return dict(too_deep(docs, max_depth))
+
+
+def _parse_line(line: bytes, max_depth: int = DEFAULT_MAX_DEPTH
+                ) -> tuple[list[dict[str, Any]], str | None]:
     """The object(s) on one line/payload, or an error message."""
+    if len(line) > max_depth:
+        deep = _deep([line], max_depth)
+        if deep:
+            return [], depth_error(max_depth, deep[0])
     try:
         value = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
@@ -56,12 +78,14 @@ def _parse_line(line: bytes) -> tuple[list[dict[str, Any]], str | None]:
     return [], f"expected a JSON object, got {type(value).__name__}"
 
 
-def parse_lines(chunk: bytes) -> tuple[list[dict[str, Any]], list[int], Errors]:
+def parse_lines(chunk: bytes, max_depth: int = DEFAULT_MAX_DEPTH
+                ) -> tuple[list[dict[str, Any]], list[int], Errors]:
     """Objects of a newline-delimited chunk, their 1-based line numbers, and bad lines."""
     lines = chunk.split(b"\n")
     if lines and not lines[-1].strip():
         lines.pop()
-    if b"" not in lines:
+    deep = _deep(lines, max_depth) if len(chunk) > max_depth else {}
+    if b"" not in lines and not deep:
         try:  # one parse for the whole chunk: the common case of clean input
             rows = orjson.loads(b"[" + b",".join(lines) + b"]")
             if all(type(r) is dict for r in rows) and len(rows) == len(lines):
@@ -72,7 +96,10 @@ def parse_lines(chunk: bytes) -> tuple[list[dict[str, Any]], list[int], Errors]:
     for no, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        objs, err = _parse_line(line)
+        if no - 1 in deep:
+            errors.append((no, depth_error(max_depth, deep[no - 1])))
+            continue
+        objs, err = _parse_line(line, ORJSON_MAX_DEPTH)
         if err is not None:
             errors.append((no, err))
             continue
@@ -109,6 +136,7 @@ class JsonDecoder:
     def __init__(self, stream: StreamDef, fields: list[str] | None = None) -> None:
         self.stream = stream
         self.wanted = fields
+        self.max_depth = DEFAULT_MAX_DEPTH  # the rule's maxJsonDepth (set by the source node)
         self.declared = needed_fields(stream, fields) if not stream.schemaless else []
         self._use_kernel = _kernel is not None and bool(self.declared)
         if self._use_kernel:
@@ -133,7 +161,8 @@ class JsonDecoder:
             return self._general_lines(chunk)
         assert _kernel is not None
         values, valid, nrows, _end, raw_errors = _kernel.decode_json_lines(
-            chunk, 0, len(chunk), self._names, self._kinds, self._dicts, -1
+            chunk, 0, len(chunk), self._names, self._kinds, self._dicts, -1,
+            max_depth=self.max_depth,
         )
         batch, bad_rows = self._kernel_batch(values, valid, int(nrows),
                                              lambda o, n: chunk[o:o + n])
@@ -152,7 +181,7 @@ class JsonDecoder:
         return self._mend(batch, redo)
 
     def _general_lines(self, chunk: bytes) -> tuple[Batch, Errors]:
-        rows, line_nos, errors = parse_lines(chunk)
+        rows, line_nos, errors = parse_lines(chunk, self.max_depth)
         batch, row_errors = self._to_batch(rows)
         errors += [(line_nos[i], msg) for i, msg in row_errors]
         errors.sort(key=lambda e: e[0])
@@ -166,7 +195,7 @@ class JsonDecoder:
         positions: list[int] = []
         errors: Errors = []
         for no, text, before in redo:
-            objs, err = _parse_line(text)
+            objs, err = _parse_line(text, self.max_depth)
             if err is not None:
                 errors.append((no, err))
                 continue
@@ -208,13 +237,11 @@ class JsonDecoder:
                 columns[fdef.name] = Column(fdef.kind, vals, ok)
             else:
                 mask = np.ones(nrows, dtype=np.bool_) if ok is None else ok
-                raw = [
-                    orjson.loads(text(*span)) if m else None
-                    for span, m in zip(vals.tolist(), mask.tolist(), strict=True)
-                ]
+                raw, unreadable = _raw_values(vals.tolist(), mask.tolist(), text)
                 col, errs = convert_column(fdef, raw)
                 columns[fdef.name] = col
                 bad_rows += [r for r, _ in errs]
+                bad_rows += unreadable  # the kernel does not check UTF-8 in skipped values
         batch = Batch(columns, nrows)
         if bad_rows:
             keep = np.ones(batch.n, dtype=np.bool_)
@@ -229,8 +256,12 @@ class JsonDecoder:
         rows: list[dict[str, Any]] = []
         numbers: list[int] = []
         errors: Errors = []
+        deep = _deep(payloads, self.max_depth)
         for no, payload in enumerate(payloads, 1):
-            objs, err = _parse_line(payload)
+            if no - 1 in deep:
+                errors.append((no, depth_error(self.max_depth, deep[no - 1])))
+                continue
+            objs, err = _parse_line(payload, ORJSON_MAX_DEPTH)
             if err is not None:
                 errors.append((no, err))
                 continue
@@ -244,7 +275,7 @@ class JsonDecoder:
     def _kernel_payloads(self, payloads: list[bytes]) -> tuple[Batch, Errors]:
         assert _kernel is not None
         values, valid, nrows, _end, raw_errors = _kernel.decode_json_objects(
-            payloads, self._names, self._kinds, self._dicts
+            payloads, self._names, self._kinds, self._dicts, max_depth=self.max_depth
         )
         batch, bad_rows = self._kernel_batch(
             values, valid, int(nrows), lambda p, o, n: payloads[p][o:o + n]
@@ -263,6 +294,27 @@ class JsonDecoder:
                 redo.append((index + 1, payloads[index], r - k))
             redo.sort(key=lambda item: item[0])
         return self._mend(batch, redo)
+
+
+def _raw_values(spans: list[Any], mask: list[bool], text: Any) -> tuple[list[Any], list[int]]:
+    """The values of RAW spans; the rows whose span orjson refuses (invalid UTF-8) are None
+    and listed, for the general path to report."""
+    try:
+        return [orjson.loads(text(*span)) if m else None
+                for span, m in zip(spans, mask, strict=True)], []
+    except orjson.JSONDecodeError:
+        pass
+    out: list[Any] = []
+    bad: list[int] = []
+    for r, (span, m) in enumerate(zip(spans, mask, strict=True)):
+        value = None
+        if m:
+            try:
+                value = orjson.loads(text(*span))
+            except orjson.JSONDecodeError:
+                bad.append(r)
+        out.append(value)
+    return out, bad
 
 
 def _line_at(chunk: bytes, offset: int) -> bytes:

@@ -22,6 +22,11 @@ covering it is saved (`checkpointed`, `get_offset`, `commit`): after a crash the
 redelivers what the restored checkpoint has not seen, so nothing is lost (at least once). The
 broker's in-flight window (Mosquitto's max_inflight_messages, 20 by default) bounds how many
 messages may wait for a checkpoint: keep checkpointInterval short for a busy topic.
+
+Back-pressure: while the rule is busy the source stops reading the socket. With the rule
+option qos >= 1, QoS 1/2 messages are also acknowledged (PUBACK) only after the rule has
+taken them into its first queue (paho's manual acks), so the broker's in-flight window
+holds the rest (see docs/limits.md); with a persistent session the checkpoint acknowledges.
 """
 from __future__ import annotations
 
@@ -90,6 +95,11 @@ class MqttSource(Source):
         self._ctx: Context | None = None
         self._since_check = 0
         self._resuming: asyncio.Task[None] | None = None
+        # rule qos >= 1 (set by the runtime): a QoS 1/2 message is acknowledged to the broker
+        # only once the rule has taken it (`handed_off`); one entry per emit, in order:
+        # (connection number, PUBACK bytes of a read | (mid, qos) for paho | None)
+        self.manual_ack = False
+        self._acks: deque[tuple[int, Any]] = deque()
         self.persistent = False  # cleanSession false
         self.defer_acks = False  # acknowledge at checkpoints (`checkpointed`)
         self._seq = 0  # messages received (the offset a checkpoint records)
@@ -135,6 +145,11 @@ class MqttSource(Source):
             if conn is not None:
                 conn.ack(mid, qos)
 
+    @property
+    def _ack_on_handoff(self) -> bool:
+        """Acknowledge when the rule takes a message (qos >= 1 without checkpoint acks)."""
+        return self.manual_ack and not self.defer_acks
+
     async def open(self, ctx: Context) -> None:
         self._ctx = ctx
         settings = MqttSettings.parse(self.conf, ctx.get_root_path(), "mqtt source")
@@ -144,6 +159,9 @@ class MqttSource(Source):
             on_publishes=None if self.defer_acks else self._on_publishes,
             on_error=ctx.emit_error, manual_ack=self.defer_acks,
         )
+        if self._ack_on_handoff:
+            self.conn.client.hold_acks = True
+            self.conn.client.manual_ack_set(True)
         self.conn.subscribe(self.topics, self.qos)
         await self.conn.start()
         await asyncio.Event().wait()  # until the rule stops (the runtime cancels this task)
@@ -152,21 +170,25 @@ class MqttSource(Source):
         """Runs on the event loop inside paho's loop_read."""
         ctx = self._ctx
         assert ctx is not None
-        self._seq += 1
-        if self.defer_acks and msg.qos > 0:
-            self._unacked.append((self._seq, msg.mid, msg.qos))
         meta: dict[str, Any] = {"topic": msg.topic, "qos": msg.qos, "messageId": msg.mid}
         props = getattr(msg, "properties", None)
         if props is not None and getattr(props, "UserProperty", None):
             meta["properties"] = dict(props.UserProperty)  # eKuiper's meta key for v5 user properties
         payload = msg.payload
+        ack = (msg.mid, msg.qos) if self._ack_on_handoff and msg.qos > 0 else None
+        self._seq += 1
+        if self.defer_acks and msg.qos > 0:
+            self._unacked.append((self._seq, msg.mid, msg.qos))
         if self.inflate is not None:
             try:
                 payload = self.inflate(payload)
             except Exception as exc:  # noqa: BLE001 - a corrupt message is counted, not fatal
                 ctx.emit_error(f"mqtt source: cannot decompress a message on {msg.topic}: {exc}")
+                self._send_acks([(self._connection(), ack)])
                 return
         ctx.emit_bytes(payload, meta)
+        if self._ack_on_handoff:
+            self._acks.append((self._connection(), ack))
         self._since_check += 1
         self._check_room()
 
@@ -174,15 +196,23 @@ class MqttSource(Source):
                       mids: list[int]) -> None:
         """The QoS 0/1 messages of one socket read (paho hands the others to `_on_message`)."""
         ctx = self._ctx
-        assert ctx is not None
+        assert ctx is not None and self.conn is not None
+        acks = b""
+        if self._ack_on_handoff:
+            acks, self.conn.client.held_acks = self.conn.client.held_acks, b""
         if self.inflate is not None:
             topics, payloads, qos, mids = self._inflate_all(topics, payloads, qos, mids)
         self._seq += len(payloads)
+        if not payloads:  # nothing for the rule (every message was corrupt)
+            self._send_acks([(self._connection(), acks)])
+            return
         ctx.emit_payloads(payloads, {
             "topic": Column(STRING, _objects(topics)),
             "qos": Column(BIGINT, np.array(qos, dtype=np.int64)),
             "messageId": Column(BIGINT, np.array(mids, dtype=np.int64)),
         })
+        if self._ack_on_handoff:
+            self._acks.append((self._connection(), acks))
         self._since_check += len(payloads)
         self._check_room()
 
@@ -197,9 +227,42 @@ class MqttSource(Source):
                 self._ctx.emit_error(f"mqtt source: cannot decompress a message on {topic}: {exc}")
         return tuple(list(c) for c in zip(*kept, strict=True)) if kept else ([], [], [], [])
 
+    # --- manual acknowledgement (rule qos >= 1) ------------------------------------------
+    def _connection(self) -> int:
+        return self.conn.connects if self.conn is not None else 0
+
+    @property
+    def pending_acks(self) -> int:
+        """Emits whose messages the broker still waits to have acknowledged."""
+        return len(self._acks)
+
+    def handed_off(self, emits: int) -> None:
+        """The runtime took the messages of the next `emits` emits: acknowledge them."""
+        n = min(emits, len(self._acks))
+        self._send_acks([self._acks.popleft() for _ in range(n)])
+
+    def _send_acks(self, entries: list[tuple[int, Any]]) -> None:
+        conn = self.conn
+        if conn is None or not entries:
+            return
+        blob = bytearray()
+        for connection, ack in entries:
+            if connection != conn.connects or not ack:
+                continue  # a message of a lost connection: the broker sends it again
+            if isinstance(ack, tuple):
+                conn.client.ack(*ack)
+            else:
+                blob += ack
+        if blob:
+            conn.client.wbuf += blob
+        conn.flush()
+
     def _check_room(self) -> None:
         if self._since_check >= self.check_every and self._resuming is None:
             self._since_check = 0
+            has_room = getattr(self._ctx, "has_room", None)
+            if has_room is not None and has_room():
+                return  # the rule takes more: read on, its next hand-off is a bigger batch
             assert self.conn is not None
             self.conn.pause_reading()
             self._resuming = asyncio.get_running_loop().create_task(self._resume_when_room())

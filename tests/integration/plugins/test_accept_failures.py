@@ -123,7 +123,7 @@ def test_a_failing_plugin_fails_only_its_rule(root: Path, tmp_path: Path, ptype:
                'CREATE STREAM shaky_stream () WITH (TYPE="shaky");\n')
     results = run_paths([str(write_rules(tmp_path / "rules", [bad, good], streams))], str(root))
     status = results["bad"]
-    assert status["status"] == "error", status
+    assert status["status"] == "stopped by error", status
     for text in where:
         assert text in status["message"], status["message"]
     failures = {k: v for k, v in status.items() if k.endswith("_exceptions_total") and v}
@@ -141,5 +141,5 @@ def test_a_failing_rule_restarts_per_its_strategy(root: Path, tmp_path: Path) ->
             "options": {"restartStrategy": {"attempts": 2, "delay": 1, "multiplier": 1}}}
     status = run_paths([str(write_rules(tmp_path / "rules", [rule]))], str(root))["retry"]
     # every run fails at its 3rd message; after 2 restarts the rule stays in error
-    assert status["status"] == "error"
+    assert status["status"] == "stopped by error"
     assert "flaky sink gave up" in status["message"] and "restarting" not in status["message"]

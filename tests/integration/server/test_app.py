@@ -113,7 +113,7 @@ def test_validate_explain_and_forced_drop(root: Path) -> None:
             "Stream demo is dropped."
         resp = await client.post("/rules/v/start")  # its stream is gone
         assert resp.status == 400 and "demo" in (await resp.json())["message"]
-        assert (await ok(await client.get("/rules/v/status")))["status"] == "error"
+        assert (await ok(await client.get("/rules/v/status")))["status"] == "stopped by error"
         resp = await client.put("/rules/v", json={**rule, "id": "other"})
         assert resp.status == 400 and "differs" in (await resp.json())["message"]
 

@@ -124,3 +124,17 @@ def test_base64_matches_stdlib() -> None:
     assert call("encode", [b"\xff\x00"], _const("base64")).to_pylist() == [
         base64.b64encode(b"\xff\x00").decode()
     ]
+
+
+def test_trunc_column_path_matches_the_row_form() -> None:
+    import numpy as np
+
+    from kuiper.functions.builtin.conversion import _trunc
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.uniform(-1e6, 1e6, 500), [0.5, -0.5, 2.675, -0.0, 1e300]])
+    col = Column.from_values(values.tolist())
+    for places in (0, 2, 5, -1):
+        got = call("trunc", col, Column.constant(places, len(values))).to_pylist()
+        want = _trunc([col, Column.constant(places, len(values))], len(values), None).to_pylist()
+        assert got == want

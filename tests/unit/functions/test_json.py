@@ -58,7 +58,7 @@ def test_jsonpath_errors(path: str) -> None:
 
 CASES = [
     ("to_json", [[{"b": 1, "a": [1.0, "<x>"]}, None, 1.5, "s"]],
-     ['{"a":[1,"\\u003cx\\u003e"],"b":1}', None, "1.5", '"s"'], "string"),
+     ['{"a":[1,"\\u003cx\\u003e"],"b":1}', "null", "1.5", '"s"'], "string"),
     ("parse_json", [['{"a": 1, "b": [true, null]}', "null", None, "3.5"]],
      [{"a": 1, "b": [True, None]}, None, None, 3.5], None),
     ("json_path_query", [Column.from_values([DOC, None], "struct"), ["$.people[*].age"] * 2],

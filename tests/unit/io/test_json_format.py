@@ -138,12 +138,12 @@ def test_general_path_is_not_called_for_good_lines(monkeypatch):
     seen: list[int] = []
     real = jf._parse_line
 
-    def spy(line: bytes):
+    def spy(line: bytes, *args):
         seen.append(len(line))
-        return real(line)
+        return real(line, *args)
 
     monkeypatch.setattr(jf, "_parse_line", spy)
-    monkeypatch.setattr(jf, "parse_lines", lambda chunk: pytest.fail("whole chunk re-decoded"))
+    monkeypatch.setattr(jf, "parse_lines", lambda chunk, *a: pytest.fail("whole chunk re-decoded"))
     good = b'{"deviceId": "a", "temperature": 1.0}\n' * 500
     chunk = good + b'{"deviceId": 1, "temperature": 2.0}\n' + good
     batch, errors = JsonDecoder(SCHEMA, ["deviceId", "temperature"]).decode_lines(chunk)

@@ -74,7 +74,8 @@ def test_metric_keys_and_status_shape():
     src.records_in_total = 5
     op.exception(ValueError("boom"))
     doc = RuleStatus("running", [src, op, sink], last_start_ms=7).to_json()
-    assert list(doc)[:4] == ["status", "lastStartTimestamp", "lastStopTimestamp", "nextStopTimestamp"]
+    assert list(doc)[:6] == ["status", "message", "lastStartTimestamp", "lastStopTimestamp",
+                             "nextStartTimestamp", "nextStopTimestamp"]
     assert doc["source_demo_0_records_in_total"] == 5
     assert doc["op_2_filter_0_exceptions_total"] == 1
     assert doc["op_2_filter_0_last_exception"] == "boom"

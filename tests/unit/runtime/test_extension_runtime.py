@@ -175,7 +175,7 @@ def test_plugin_error_fails_only_its_rule(tmp_path: Path) -> None:
     good = RuleRunner(_plan("SELECT a FROM demo", "good", key="good"), str(tmp_path))
     _run(bad, good)
     status = bad.status().to_json()
-    assert status["status"] == ERROR
+    assert status["status"] == "stopped by error"
     assert "function plugin 'boom'" in status["message"] and "op 2_project" in status["message"]
     assert status["op_2_project_0_exceptions_total"] == 1
     assert "ValueError: bad" in status["op_2_project_0_last_exception"]
