@@ -8,7 +8,7 @@ aggregates (`avg(t) * 2`, `count(*) > 3`) evaluate over the aggregated rows like
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlglot import exp
@@ -18,9 +18,11 @@ from kuiper.errors import PlanError
 from kuiper.expr import nodes as n
 from kuiper.expr.compile import Scope, compile_expression
 from kuiper.expr.nulls import truth
-from kuiper.functions.aggregates import AGGREGATES, Groups
-from kuiper.operators.aggregate import AGG_PREFIX, AggCall, AggregateOp, HavingOp, OrderOp
 from kuiper.operators.base import Operator
+
+if TYPE_CHECKING:  # the aggregate functions and operators load with a rule's first aggregate
+    from kuiper.functions.aggregates import Groups
+    from kuiper.operators.aggregate import AggCall
 
 
 class RowObjects(n.Node):
@@ -46,6 +48,8 @@ class AggregateCollector:
         self._forbidden: str | None = None
 
     def handles(self, lname: str) -> bool:
+        from kuiper.functions.aggregates import AGGREGATES
+
         return lname in AGGREGATES
 
     @contextmanager
@@ -61,6 +65,9 @@ class AggregateCollector:
             key: str | None = None) -> n.Node:
         """The reference to the call's per-group column; `where` (FILTER (WHERE …)) keeps the
         rows the aggregate sees (`key`: the SQL text of the whole filtered call)."""
+        from kuiper.functions.aggregates import AGGREGATES
+        from kuiper.operators.aggregate import AGG_PREFIX, AggCall
+
         name = str(node.this)
         lname = name.lower()
         if self._forbidden:
@@ -107,6 +114,8 @@ class AggregateCollector:
     def add_function(self, node: exp.Anonymous, fdef: Any, scope: Scope) -> n.Node:
         """An aggregate function from the registry (a plugin): computed per group by calling
         the function once per group with the group's rows."""
+        from kuiper.operators.aggregate import AGG_PREFIX, AggCall
+
         name = str(node.this)
         if self._forbidden:
             raise PlanError(f"aggregate function {name} is not allowed in {self._forbidden}",
@@ -137,6 +146,7 @@ class AggregateCollector:
 def _filtered(compute: Any) -> Any:
     """An aggregate's compute over the rows where its last argument (the FILTER condition) is
     true; every group keeps its place (an emptied group gives the empty value: nil, count 0)."""
+    from kuiper.functions.aggregates import Groups
 
     def run(args: list[Column], groups: Groups) -> Column:
         keep = np.flatnonzero(truth(args[-1]))
@@ -191,6 +201,11 @@ def aggregate_ops(select: exp.Select, scope: Scope, collector: AggregateCollecto
                   order: list[tuple[n.Node, bool]], name_of: Any) -> list[Operator]:
     """The aggregate, having and order operators a rule needs (possibly none)."""
     ops: list[Operator] = []
+    if not (key_exprs or collector.calls or having is not None or order):
+        return ops
+    from kuiper.functions.aggregates import Groups
+    from kuiper.operators.aggregate import AggregateOp, HavingOp, OrderOp
+
     if key_exprs or collector.calls:
         with collector.forbidden("GROUP BY"):
             keys = [compile_expression(k, scope) for k in key_exprs]

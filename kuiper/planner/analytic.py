@@ -7,13 +7,17 @@ distinct SQL text.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlglot import exp
 
 from kuiper.errors import PlanError
 from kuiper.expr import nodes as n
 from kuiper.expr.compile import Scope, compile_expression
-from kuiper.operators.analytic import AN_PREFIX, ANALYTIC_FUNCS, AnalyticCall, AnalyticOp
 from kuiper.operators.base import Operator
+
+if TYPE_CHECKING:  # the analytic operator loads with a rule's first analytic call
+    from kuiper.operators.analytic import AnalyticCall
 
 _ARITY = {"lag": (1, 4), "latest": (1, 2), "changed_col": (2, 2), "had_changed": (2, 99),
           "acc_sum": (1, 1), "acc_min": (1, 1), "acc_max": (1, 1), "acc_count": (1, 1),
@@ -27,9 +31,13 @@ class AnalyticCollector:
         self._by_sql: dict[str, n.FieldRef] = {}
 
     def handles(self, lname: str) -> bool:
+        from kuiper.operators.analytic import ANALYTIC_FUNCS
+
         return lname in ANALYTIC_FUNCS
 
     def add(self, node: exp.Expression, scope: Scope) -> n.Node:
+        from kuiper.operators.analytic import AN_PREFIX, ANALYTIC_FUNCS, AnalyticCall
+
         over = node if isinstance(node, exp.Window) else None
         call = over.this if over is not None else node
         if not isinstance(call, exp.Anonymous) or str(call.this).lower() not in ANALYTIC_FUNCS:
@@ -74,6 +82,8 @@ def with_analytics(ops: list[Operator], collector: AnalyticCollector) -> list[Op
     """The operators with the analytic operator first (names renumbered: "2_analytic", ...)."""
     if not collector.calls:
         return ops
+    from kuiper.operators.analytic import AnalyticOp
+
     out: list[Operator] = [AnalyticOp("analytic", collector.calls), *ops]
     for i, op in enumerate(out):
         kind = op.name.split("_", 1)[1] if "_" in op.name else op.name

@@ -13,7 +13,6 @@ from kuiper.expr.rulefuncs import Unnest
 from kuiper.operators.base import Operator
 from kuiper.operators.filter import FilterOp
 from kuiper.operators.project import ProjectOp, SelectField
-from kuiper.operators.watermark import WatermarkOp
 from kuiper.planner.aggregate import AggregateCollector, aggregate_ops, order_keys
 from kuiper.planner.analytic import AnalyticCollector, with_analytics
 from kuiper.planner.gotext import select_error_prefix
@@ -89,6 +88,8 @@ def plan_query(rule: RuleDef, select: exp.Select, catalog: Catalog, registry: An
     ops: list[Operator] = []
     event_time = bool(rule.options.get("isEventTime", False))
     if spec is None and event_time and stream.timestamp_field:
+        from kuiper.operators.watermark import WatermarkOp  # only for event time
+
         scope.use(stream.name, stream.timestamp_field)
         ops.append(WatermarkOp(_op_name(ops, "watermark"), stream.timestamp_field,
                                late_tolerance_ms(rule.options)))

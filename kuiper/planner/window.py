@@ -1,9 +1,11 @@
-"""GROUP BY's window call -> a window operator (kind, lengths, FILTER / OVER parts, event time)."""
+"""GROUP BY's window call -> a window operator (kind, lengths, FILTER / OVER parts, event time).
+
+The window operators (kuiper.operators.window*) are imported only when a rule has a window."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
@@ -12,22 +14,15 @@ from kuiper.errors import PlanError
 from kuiper.expr.compile import Scope, compile_expression
 from kuiper.expr.nodes import Node
 from kuiper.operators.base import Operator
-from kuiper.operators.window import (
-    COUNT,
-    HOPPING,
-    SESSION,
-    SLIDING,
-    STATE,
-    TUMBLING,
-    CountWindowOp,
-    WindowOp,
-    WindowSpec,
-)
-from kuiper.operators.window_state import StateWindowOp
+
+if TYPE_CHECKING:
+    from kuiper.operators.window import WindowSpec
 
 UNITS_MS = {"dd": 86_400_000, "hh": 3_600_000, "mi": 60_000, "ss": 1000, "ms": 1}
-WINDOW_FUNCS = {"tumblingwindow": TUMBLING, "hoppingwindow": HOPPING, "slidingwindow": SLIDING,
-                "sessionwindow": SESSION, "countwindow": COUNT, "statewindow": STATE}
+# each window function's kind (kuiper.operators.window's TUMBLING, ... constants)
+WINDOW_FUNCS = {"tumblingwindow": "tumbling", "hoppingwindow": "hopping",
+                "slidingwindow": "sliding", "sessionwindow": "session", "countwindow": "count",
+                "statewindow": "state"}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 
@@ -84,6 +79,8 @@ def _unit(arg: exp.Expression, fname: str) -> int:
 
 
 def window_spec(node: exp.Expression, scope: Scope) -> WindowSpec:
+    from kuiper.operators.window import COUNT, HOPPING, SESSION, SLIDING, TUMBLING, WindowSpec
+
     call = _window_call(node)
     assert call is not None
     fname = str(call.this).upper()
@@ -123,6 +120,8 @@ def window_spec(node: exp.Expression, scope: Scope) -> WindowSpec:
 
 
 def _window_clauses(node: exp.Expression, spec: WindowSpec, scope: Scope, fname: str) -> None:
+    from kuiper.operators.window import SLIDING, STATE
+
     if isinstance(node, exp.Window):
         when = node.args.get("when")
         if when is not None:
@@ -161,6 +160,9 @@ def late_tolerance_ms(options: dict[str, Any]) -> int:
 
 def window_operator(name: str, spec: WindowSpec, rule: RuleDef, *, where: Node | None,
                     timestamp_field: str, inputs: int = 1) -> Operator:
+    from kuiper.operators.window import COUNT, STATE, CountWindowOp, WindowOp
+    from kuiper.operators.window_state import StateWindowOp
+
     event_time = bool(rule.options.get("isEventTime", False))
     if spec.kind == COUNT:
         if event_time:

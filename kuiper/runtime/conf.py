@@ -6,6 +6,10 @@ each `__` in the rest of the variable's name is one level of nesting, names matc
 case-insensitively and values are typed like Go's strconv (int, then bool, then float, then
 string; `[a,b]` is a list). Precedence: environment > the root's yaml > the shipped defaults
 (`kuiper/etc/kuiper.yaml`, eKuiper's keys and values).
+
+The shipped defaults are read from `kuiper/etc/kuiper.json`, the parsed yaml stamped with the
+yaml's CRC-32 (`write_shipped_json` makes it): a run without yaml files of its own loads no
+YAML parser. A stale or missing JSON falls back to parsing the yaml.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import functools
 import logging
 import os
 import re
+import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,7 @@ log = logging.getLogger(__name__)
 SEPARATOR = "__"
 KUIPER_PREFIX = "KUIPER"
 SHIPPED_KUIPER_YAML = Path(__file__).resolve().parent.parent / "etc" / "kuiper.yaml"
+SHIPPED_KUIPER_JSON = SHIPPED_KUIPER_YAML.with_suffix(".json")
 
 _GO_INT = re.compile(r"[+-]?\d+")
 _GO_FLOAT = re.compile(r"[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|infinity|nan)",
@@ -147,7 +153,28 @@ def load_file(path: str | os.PathLike[str], environ: Mapping[str, str] | None = 
 
 @functools.lru_cache(maxsize=1)
 def _shipped() -> dict[str, Any]:
+    import orjson
+
+    source = SHIPPED_KUIPER_YAML.read_bytes()
+    try:
+        twin = orjson.loads(SHIPPED_KUIPER_JSON.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        twin = None
+    if isinstance(twin, dict) and twin.get("yaml_crc32") == zlib.crc32(source):
+        return twin["defaults"]
+    log.debug("%s is missing or older than %s: parsing the yaml", SHIPPED_KUIPER_JSON,
+              SHIPPED_KUIPER_YAML)
     return read_yaml(SHIPPED_KUIPER_YAML)
+
+
+def write_shipped_json() -> None:
+    """(Re)write `kuiper/etc/kuiper.json` from `kuiper/etc/kuiper.yaml` (after editing it):
+    `python -c "from kuiper.runtime.conf import write_shipped_json; write_shipped_json()"`."""
+    import orjson
+
+    twin = {"yaml_crc32": zlib.crc32(SHIPPED_KUIPER_YAML.read_bytes()),
+            "defaults": read_yaml(SHIPPED_KUIPER_YAML)}
+    SHIPPED_KUIPER_JSON.write_bytes(orjson.dumps(twin, option=orjson.OPT_INDENT_2) + b"\n")
 
 
 def shipped_kuiper_yaml() -> dict[str, Any]:

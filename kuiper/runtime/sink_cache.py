@@ -30,15 +30,17 @@ import enum
 import logging
 import os
 import re
-import sqlite3
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from kuiper.errors import ConnectorError
+
+if TYPE_CHECKING:  # sqlite3 loads when a sink enables its cache
+    import sqlite3
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,8 @@ class SinkCache:
     def open(self) -> None:
         """Open the database; messages left by an earlier run are pending again."""
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        import sqlite3
+
         db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" '

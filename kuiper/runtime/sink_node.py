@@ -20,7 +20,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -35,7 +35,9 @@ from kuiper.runtime.context import NodeContext, maybe_await
 from kuiper.runtime.metrics import NodeMetrics
 from kuiper.runtime.options import RuleOptions, parse_duration_ms
 from kuiper.runtime.sink_cache import CacheConf, Resender, SinkCache, table_name
-from kuiper.runtime.template import Template, compile_template, has_template, resolve_props
+
+if TYPE_CHECKING:  # the template engine loads when a sink has a dataTemplate or dynamic props
+    from kuiper.runtime.template import Template
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +106,8 @@ class SinkProps:
             raise ConfigError(f"sink {sink_type}: property 'dataTemplate' must be a string")
         try:
             if template:
-                compile_template(template)
-            dynamic = tuple((k, v) for k, v in props.items()
-                            if k not in _COMMON and has_template(v))
+                _compile(template)
+            dynamic = _dynamic_props(props)
             for _, v in dynamic:
                 _compile_all(v)
         except ConfigError as exc:
@@ -142,9 +143,26 @@ class SinkProps:
         )
 
 
+def _compile(source: str) -> Template:
+    from kuiper.runtime.template import compile_template
+
+    return compile_template(source)
+
+
+def _dynamic_props(props: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """The properties holding a template action (resolved per message). `{{` in a value's repr
+    is necessary for one, so a sink without any does not load the template engine."""
+    maybe = [(k, v) for k, v in props.items() if k not in _COMMON and "{{" in repr(v)]
+    if not maybe:
+        return ()
+    from kuiper.runtime.template import has_template
+
+    return tuple((k, v) for k, v in maybe if has_template(v))
+
+
 def _compile_all(value: Any) -> None:
     if isinstance(value, str) and "{{" in value:
-        compile_template(value)
+        _compile(value)
     elif isinstance(value, dict):
         for v in value.values():
             _compile_all(v)
@@ -207,8 +225,13 @@ class SinkNode:
         self._collect_async = inspect.iscoroutinefunction(sink.collect)
         self._bytes = bool(getattr(sink, "accepts_bytes", False))
         p = props
-        self._template: Template | None = compile_template(p.data_template) if p.data_template else None
+        self._template: Template | None = _compile(p.data_template) if p.data_template else None
         self._dynamic = dict(p.dynamic)
+        self._resolve_props: Any = None
+        if self._dynamic:
+            from kuiper.runtime.template import resolve_props
+
+            self._resolve_props = resolve_props
         self._batching = p.batch_size > 0 or p.linger_ms > 0
         self._reliable = p.cache is not None or p.retry_count > 0
         self._row_only = bool(self._template or self._dynamic or self._batching or self._reliable)
@@ -517,7 +540,8 @@ class SinkNode:
 
     def _resolve(self, item: Any) -> dict[str, Any]:
         try:
-            return {k: resolve_props(v, item) for k, v in self._dynamic.items()}
+            resolve = self._resolve_props
+            return {k: resolve(v, item) for k, v in self._dynamic.items()}
         except Exception as exc:
             self._failed(f"sink {self.name}: a dynamic property failed: {exc}", exc)
             return {}

@@ -1,6 +1,8 @@
 """eKuiper's configuration overrides: kuiper.yaml < `KUIPER__…` env, typed values, defaults."""
 from __future__ import annotations
 
+import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,33 @@ def test_nested_rule_defaults_merge_key_by_key(tmp_path: Path, monkeypatch):
     plan = _failing_rule({"restartStrategy": {"delay": 50}})
     strategy = RuleRunner(plan, str(tmp_path)).options.restart_strategy
     assert (strategy.attempts, strategy.delay_ms) == (3, 50)
+
+
+def test_the_shipped_json_twin_is_the_parsed_yaml():
+    from kuiper.runtime import conf
+
+    twin = json.loads(conf.SHIPPED_KUIPER_JSON.read_text())
+    assert twin["yaml_crc32"] == zlib.crc32(conf.SHIPPED_KUIPER_YAML.read_bytes()), (
+        "kuiper/etc/kuiper.yaml changed: run python -c \"from kuiper.runtime.conf import "
+        "write_shipped_json; write_shipped_json()\"")
+    assert twin["defaults"] == conf.read_yaml(conf.SHIPPED_KUIPER_YAML)
+
+
+def test_a_stale_json_twin_falls_back_to_the_yaml(tmp_path: Path, monkeypatch):
+    from kuiper.runtime import conf
+
+    yaml_file = tmp_path / "kuiper.yaml"
+    yaml_file.write_text("basic:\n  restPort: 1234\n")
+    stale = tmp_path / "kuiper.json"
+    stale.write_text(json.dumps({"yaml_crc32": 1, "defaults": {"basic": {"restPort": 9}}}))
+    monkeypatch.setattr(conf, "SHIPPED_KUIPER_YAML", yaml_file)
+    monkeypatch.setattr(conf, "SHIPPED_KUIPER_JSON", stale)
+    conf._shipped.cache_clear()
+    try:
+        assert conf.shipped_kuiper_yaml() == {"basic": {"restPort": 1234}}
+        stale.unlink()
+        conf._shipped.cache_clear()
+        assert conf.shipped_kuiper_yaml() == {"basic": {"restPort": 1234}}
+    finally:
+        monkeypatch.undo()
+        conf._shipped.cache_clear()
