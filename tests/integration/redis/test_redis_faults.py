@@ -7,9 +7,10 @@ import json
 import pytest
 import redis
 from redis_support import BackgroundRules, runtime_has_sink_cache
-from services import simulator_rule_files, wait_for
+from services import wait_for
 
 from kuiper.errors import ConnectorError
+from kuiper.io.pubsub import BUS
 from kuiper.io.sinks.redis import RedisSink
 from kuiper.io.sources.redis_lookup import RedisLookupSource
 from kuiper.runtime.context import NodeContext
@@ -45,21 +46,38 @@ def test_sink_and_lookup_fail_recoverably_and_recover(private_redis):
 
 @pytest.mark.skipif(not runtime_has_sink_cache(), reason="the sink node has no enableCache yet")
 def test_enable_cache_delivers_what_was_produced_while_redis_was_down(tmp_path, private_redis):
-    total = 60
-    paths = simulator_rule_files(tmp_path, total, {"redis": {
-        "addr": f"127.0.0.1:{private_redis.port}", "field": "id", "sendSingle": True,
-        "enableCache": True, "resendInterval": 0}})
+    """memory -> rule -> redis (enableCache): the test publishes the rows itself, so the outage
+    is mid-stream whatever the machine's load, and every row arrives once Redis is back."""
+    total, topic = 60, "redis/cached"
+    (tmp_path / "streams.sql").write_text(
+        f'CREATE STREAM mem () WITH (TYPE="memory", DATASOURCE="{topic}", FORMAT="json");\n')
+    (tmp_path / "rule.json").write_text(json.dumps({
+        "id": "cached", "sql": "SELECT id, n FROM mem", "actions": [{"redis": {
+            "addr": f"127.0.0.1:{private_redis.port}", "field": "id", "sendSingle": True,
+            "enableCache": True, "resendInterval": 0}}]}))
+    paths = [str(tmp_path / "streams.sql"), str(tmp_path / "rule.json")]
     client = redis.Redis(port=private_redis.port)
     rules = BackgroundRules(paths, str(tmp_path))
+
+    def publish(first: int, count: int) -> int:
+        """Publish on the rules' loop (the bus is theirs); the number of subscribers."""
+        async def on_loop() -> int:
+            return BUS.publish(topic, [{"id": f"k{i:03d}", "n": i}
+                                       for i in range(first, first + count)])
+        return asyncio.run_coroutine_threadsafe(on_loop(), rules._loop).result(10)
+
     try:
+        wait_for(lambda: publish(0, 0) > 0, 10, "the memory source to listen")
+        publish(0, 5)
         wait_for(lambda: client.dbsize() >= 5, 10, "the first deliveries")
         private_redis.stop()
+        publish(5, 30)  # produced while Redis is down
         wait_for(lambda: rules.metric("_exceptions_total") >= 3, 10,
                  "deliveries to fail while Redis is down")
         private_redis.start()
         client = redis.Redis(port=private_redis.port)
-        rules.join(60)
-        wait_for(lambda: client.dbsize() >= total, 30, "every row to arrive")
+        publish(35, total - 35)
+        wait_for(lambda: client.dbsize() >= total, 60, "every row to arrive")
     finally:
         rules.stop()
     stored = {json.loads(client.get(f"k{i:03d}"))["n"] for i in range(total)}
