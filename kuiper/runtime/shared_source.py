@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,6 +35,7 @@ from kuiper.runtime.metrics import NodeMetrics
 from kuiper.runtime.node import OperatorNode
 from kuiper.runtime.options import RuleOptions
 from kuiper.runtime.registry import build_decoder, build_source
+from kuiper.runtime.sink_node import SinkNode
 from kuiper.runtime.source_node import SourceNode
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class SourceTap:
     idle or non-matching rule costs no task switch."""
 
     __slots__ = ("shared", "spec", "outputs", "options", "closed", "failed", "on_fail",
-                 "attached", "chain")
+                 "attached", "chain", "direct")
     is_table = False
     track_offsets = False
     offset = None
@@ -92,14 +93,21 @@ class SourceTap:
         self.attached = False
         self.on_fail: FailureHandler | None = None
         self.chain: tuple[OperatorNode, ...] = ()
+        self.direct: tuple[tuple[Channel, SinkNode | None], ...] = tuple(
+            (ch, None) for ch in outputs)
 
-    def fuse(self, chain: list[OperatorNode]) -> None:
-        """Run these operator nodes inline; the batches then go to the last one's outputs."""
+    def fuse(self, chain: list[OperatorNode], sinks: Sequence[SinkNode] = ()) -> None:
+        """Run these operator nodes inline; the batches then go to the last one's outputs.
+        A synchronous batch sink (`SinkNode.inline`) among `sinks` whose task sits idle on
+        its empty inbox gets the batch straight from the hand-off (no task switch; what it
+        would do with it from its inbox, in the same order)."""
         outputs = chain[-1].outputs
         for node in chain:  # an operator's error message goes straight on to the sinks
             node.outputs = outputs
         self.chain = tuple(chain)
         self.outputs = outputs
+        by_inbox = {id(s.inbox): s for s in sinks if s.inline}
+        self.direct = tuple((ch, by_inbox.get(id(ch))) for ch in outputs)
 
     @property
     def metrics(self) -> NodeMetrics:
@@ -123,8 +131,11 @@ class SourceTap:
                 return
             if batch is None:
                 return
-        for ch in self.outputs:
-            await ch.put(batch)  # type: ignore[arg-type]
+        for ch, sink in self.direct:
+            if sink is not None and ch.idle():
+                await sink.deliver(batch)  # type: ignore[arg-type]
+            else:
+                await ch.put(batch)  # type: ignore[arg-type]
 
     async def end(self, message: str) -> None:
         """End of input: each fused operator finishes (its output runs through the rest)."""
