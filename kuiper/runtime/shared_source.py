@@ -28,6 +28,11 @@ from typing import Any
 
 from kuiper.api.batch import Batch
 from kuiper.errors import PluginError
+from kuiper.expr.nodes import MetaRef
+from kuiper.expr.rulefuncs import walk
+from kuiper.operators.base import Operator
+from kuiper.operators.filter import FilterOp
+from kuiper.operators.project import ProjectOp
 from kuiper.planner.physical import PhysicalPlan, SourceSpec
 from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage
 from kuiper.runtime.clock import Clock
@@ -66,6 +71,19 @@ def _union(a: list[str] | None, b: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys([*a, *b]))
 
 
+def _meta_free(op: Operator) -> bool:
+    """A filter or projection that never reads meta(): its rows need not carry the meta
+    columns (each one would be gathered again by every filter)."""
+    if isinstance(op, FilterOp):
+        roots = [op.condition]
+    elif type(op) is ProjectOp:
+        roots = [n for f in op.fields for n in (f.expr, *(e for _, e in f.star_replace))
+                 if n is not None]
+    else:
+        return False
+    return not any(isinstance(x, MetaRef) for r in roots for x in walk(r))
+
+
 class SourceTap:
     """One rule's subscription to a shared source: the rule topology's source node.
 
@@ -76,7 +94,7 @@ class SourceTap:
     idle or non-matching rule costs no task switch."""
 
     __slots__ = ("shared", "spec", "outputs", "options", "closed", "failed", "on_fail",
-                 "attached", "chain", "direct")
+                 "attached", "chain", "direct", "keep_meta")
     is_table = False
     track_offsets = False
     offset = None
@@ -93,6 +111,7 @@ class SourceTap:
         self.attached = False
         self.on_fail: FailureHandler | None = None
         self.chain: tuple[OperatorNode, ...] = ()
+        self.keep_meta = True  # the rule reads the rows' meta (else its batches carry none)
         self.direct: tuple[tuple[Channel, SinkNode | None], ...] = tuple(
             (ch, None) for ch in outputs)
 
@@ -106,6 +125,8 @@ class SourceTap:
             node.outputs = outputs
         self.chain = tuple(chain)
         self.outputs = outputs
+        self.keep_meta = self.options.send_meta_to_sink or not all(
+            _meta_free(node.op) for node in chain)
         by_inbox = {id(s.inbox): s for s in sinks if s.inline}
         self.direct = tuple((ch, by_inbox.get(id(ch))) for ch in outputs)
 
@@ -121,8 +142,8 @@ class SourceTap:
         cols = part.columns
         fields = self.spec.fields
         cols = dict(cols) if fields is None else {k: cols[k] for k in fields if k in cols}
-        batch: Batch | None = Batch(cols, part.n, part.timestamps, part.meta,
-                                    part.emission_bounds)
+        batch: Batch | None = Batch(cols, part.n, part.timestamps,
+                                    part.meta if self.keep_meta else {}, part.emission_bounds)
         for node in self.chain:
             try:
                 batch = node.process_now(batch)  # type: ignore[arg-type]
