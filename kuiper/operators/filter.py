@@ -47,11 +47,23 @@ class FilterOp(Operator):
     def process(self, batch: Batch) -> Batch | None:
         if batch.n == 0:
             return None
+        return self.select(batch, self.keep(batch)[0])
+
+    def keep(self, batch: Batch) -> tuple[np.ndarray, bool]:
+        """The rows that pass (row errors reported), and whether no row failed."""
         mask, ec = evaluate_condition(self.condition, batch, self.func_ctx,
-                                       self.stateful)
+                                      self.stateful)
         if ec.errors.any:
             self.report_errors(int(np.count_nonzero(ec.errors.mask)), ec.errors.messages)
             mask = mask & ~ec.errors.mask
             self.report_row_errors(ec.errors, mask, WHERE_ERROR)
+            return mask, False
+        return mask, True
+
+    @staticmethod
+    def select(batch: Batch, mask: np.ndarray) -> Batch | None:
+        """The rows of `mask`, or None when there is none."""
+        if not mask.any():
+            return None
         out = batch.filter(mask)
         return out if out.n else None
