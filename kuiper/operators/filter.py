@@ -13,13 +13,14 @@ WHERE_ERROR = "run Where error: "  # eKuiper's filter_operator.go prefix
 
 
 def evaluate_condition(condition: Node, batch: Batch, func_ctx: object = None,
-                       ) -> tuple[np.ndarray, EvalContext]:
+                       stateful: bool | None = None) -> tuple[np.ndarray, EvalContext]:
     """The rows of `batch` that pass `condition`, and the context holding the row errors.
 
     A condition that reads rule state (last_hit_count() ...) is evaluated row after row, as
-    eKuiper does, and a row that passes counts as a hit before the next row is read."""
+    eKuiper does, and a row that passes counts as a hit before the next row is read.
+    `stateful`: `is_stateful(condition)` when the caller knows it (it walks the tree)."""
     ec = EvalContext(batch, func_ctx=func_ctx)
-    if not is_stateful(condition):
+    if not (is_stateful(condition) if stateful is None else stateful):
         return truth(condition.eval(ec)), ec
     hits = reading_hits(condition)
     keep = np.zeros(batch.n, dtype=np.bool_)
@@ -41,14 +42,28 @@ class FilterOp(Operator):
         self.name = name
         self.condition = condition
         self.func_ctx = func_ctx
+        self.stateful = is_stateful(condition)
 
     def process(self, batch: Batch) -> Batch | None:
         if batch.n == 0:
             return None
-        mask, ec = evaluate_condition(self.condition, batch, self.func_ctx)
+        return self.select(batch, self.keep(batch)[0])
+
+    def keep(self, batch: Batch) -> tuple[np.ndarray, bool]:
+        """The rows that pass (row errors reported), and whether no row failed."""
+        mask, ec = evaluate_condition(self.condition, batch, self.func_ctx,
+                                      self.stateful)
         if ec.errors.any:
             self.report_errors(int(np.count_nonzero(ec.errors.mask)), ec.errors.messages)
             mask = mask & ~ec.errors.mask
             self.report_row_errors(ec.errors, mask, WHERE_ERROR)
+            return mask, False
+        return mask, True
+
+    @staticmethod
+    def select(batch: Batch, mask: np.ndarray) -> Batch | None:
+        """The rows of `mask`, or None when there is none."""
+        if not mask.any():
+            return None
         out = batch.filter(mask)
         return out if out.n else None

@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kuiper.api.batch import Batch, Column
-from kuiper.expr.nodes import EvalContext, Node
+from kuiper.api.batch import ANY, Batch, Column
+from kuiper.expr.nodes import EvalContext, FieldRef, Node
 from kuiper.expr.rulefuncs import ChangedCols, Unnest
 from kuiper.operators.base import Operator
 
@@ -42,11 +42,30 @@ class ProjectOp(Operator):
         """The fields `*` expands to (a join's projection merges its streams' fields)."""
         return batch.columns
 
+    def _column_picks(self) -> list[tuple[str, FieldRef]] | None:
+        """(name, field) per output field when each one is a plain stream field: the output
+        is then those columns as they are (no evaluation, no row errors)."""
+        picks = getattr(self, "_picks", False)
+        if picks is False:
+            plain = (type(self) is ProjectOp and self.limit is None and all(
+                type(f.expr) is FieldRef and not f.invisible for f in self.fields))
+            picks = self._picks = ([(f.name, f.expr) for f in self.fields]  # type: ignore[misc]
+                                   if plain else None)
+        return picks
+
     def process(self, batch: Batch) -> Batch | None:
         if batch.n == 0:
             return None
+        picks = self._column_picks()
+        if picks is not None:
+            cols = batch.columns
+            out: dict[str, Column] = {}
+            for name, ref in picks:
+                col = cols.get(ref.column)
+                out[name] = col if col is not None else Column.nulls(batch.n, ref.kind or ANY)
+            return Batch(out, batch.n, batch.timestamps, batch.meta, batch.emission_bounds)
         ec = EvalContext(batch, func_ctx=self.func_ctx)
-        out: dict[str, Column] = {}
+        out = {}
         for f in self.fields:
             if f.is_star:
                 replaced = {name: node.eval(ec) for name, node in f.star_replace}

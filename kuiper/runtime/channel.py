@@ -67,6 +67,10 @@ class Channel:
     def __len__(self) -> int:
         return len(self._items)
 
+    def idle(self) -> bool:
+        """Nothing queued and the consumer waits in `get()`: it is doing nothing now."""
+        return self.waiting > 0 and not self._items and not self.closed
+
     def full(self) -> bool:
         return self._rows >= self.capacity
 

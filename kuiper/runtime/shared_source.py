@@ -22,12 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from kuiper.api.batch import Batch
 from kuiper.errors import PluginError
+from kuiper.expr.nodes import And, Arith, Compare, Const, FieldRef, MetaRef, Node, Not, Or
+from kuiper.expr.rulefuncs import walk
+from kuiper.operators.base import Operator
+from kuiper.operators.filter import FilterOp
+from kuiper.operators.project import ProjectOp
 from kuiper.planner.physical import PhysicalPlan, SourceSpec
 from kuiper.runtime.channel import Channel, EndOfInput, ErrorMessage
 from kuiper.runtime.clock import Clock
@@ -35,6 +40,7 @@ from kuiper.runtime.metrics import NodeMetrics
 from kuiper.runtime.node import OperatorNode
 from kuiper.runtime.options import RuleOptions
 from kuiper.runtime.registry import build_decoder, build_source
+from kuiper.runtime.sink_node import SinkNode
 from kuiper.runtime.source_node import SourceNode
 
 log = logging.getLogger(__name__)
@@ -65,6 +71,39 @@ def _union(a: list[str] | None, b: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys([*a, *b]))
 
 
+def _meta_free(op: Operator) -> bool:
+    """A filter or projection that never reads meta(): its rows need not carry the meta
+    columns (each one would be gathered again by every filter)."""
+    if isinstance(op, FilterOp):
+        roots = [op.condition]
+    elif type(op) is ProjectOp:
+        roots = [n for f in op.fields for n in (f.expr, *(e for _, e in f.star_replace))
+                 if n is not None]
+    else:
+        return False
+    return not any(isinstance(x, MetaRef) for r in roots for x in walk(r))
+
+
+_KEYED = {Compare: "cmp", And: "and", Or: "or", Not: "not", Arith: "arith"}
+
+
+def condition_key(node: Node) -> tuple[Any, ...] | None:
+    """A WHERE condition's structure (columns, operators, typed constants): two rules whose
+    conditions have the same key keep the same rows of a batch. None for anything but
+    comparisons, logic and arithmetic over columns and constants (calls may hold state)."""
+    if type(node) is Const:
+        return ("const", type(node.value).__name__, node.value)
+    if type(node) is FieldRef:
+        return ("col", node.column, node.kind)
+    tag = _KEYED.get(type(node))
+    if tag is None:
+        return None
+    parts = [condition_key(c) for c in node.children()]
+    if any(p is None for p in parts):
+        return None
+    return (tag, getattr(node, "op", None), getattr(node, "kind", None), *parts)
+
+
 class SourceTap:
     """One rule's subscription to a shared source: the rule topology's source node.
 
@@ -75,7 +114,7 @@ class SourceTap:
     idle or non-matching rule costs no task switch."""
 
     __slots__ = ("shared", "spec", "outputs", "options", "closed", "failed", "on_fail",
-                 "attached", "chain")
+                 "attached", "chain", "direct", "keep_meta", "where_key")
     is_table = False
     track_offsets = False
     offset = None
@@ -92,14 +131,28 @@ class SourceTap:
         self.attached = False
         self.on_fail: FailureHandler | None = None
         self.chain: tuple[OperatorNode, ...] = ()
+        self.where_key: tuple[Any, ...] | None = None  # see `condition_key`
+        self.keep_meta = True  # the rule reads the rows' meta (else its batches carry none)
+        self.direct: tuple[tuple[Channel, SinkNode | None], ...] = tuple(
+            (ch, None) for ch in outputs)
 
-    def fuse(self, chain: list[OperatorNode]) -> None:
-        """Run these operator nodes inline; the batches then go to the last one's outputs."""
+    def fuse(self, chain: list[OperatorNode], sinks: Sequence[SinkNode] = ()) -> None:
+        """Run these operator nodes inline; the batches then go to the last one's outputs.
+        A synchronous batch sink (`SinkNode.inline`) among `sinks` whose task sits idle on
+        its empty inbox gets the batch straight from the hand-off (no task switch; what it
+        would do with it from its inbox, in the same order)."""
         outputs = chain[-1].outputs
         for node in chain:  # an operator's error message goes straight on to the sinks
             node.outputs = outputs
         self.chain = tuple(chain)
         self.outputs = outputs
+        first = chain[0].op
+        self.where_key = (condition_key(first.condition)
+                          if type(first) is FilterOp else None)
+        self.keep_meta = self.options.send_meta_to_sink or not all(
+            _meta_free(node.op) for node in chain)
+        by_inbox = {id(s.inbox): s for s in sinks if s.inline}
+        self.direct = tuple((ch, by_inbox.get(id(ch))) for ch in outputs)
 
     @property
     def metrics(self) -> NodeMetrics:
@@ -113,9 +166,21 @@ class SourceTap:
         cols = part.columns
         fields = self.spec.fields
         cols = dict(cols) if fields is None else {k: cols[k] for k in fields if k in cols}
-        batch: Batch | None = Batch(cols, part.n, part.timestamps, part.meta,
-                                    part.emission_bounds)
-        for node in self.chain:
+        batch: Batch | None = Batch(cols, part.n, part.timestamps,
+                                    part.meta if self.keep_meta else {}, part.emission_bounds)
+        chain = self.chain
+        if self.where_key is not None:  # a condition other rules may share: its mask once
+            node = chain[0]
+            node.metrics.records_in_total += part.n
+            try:
+                batch = node.call_now(self._where, node.op, batch, self.shared.masks(part))
+            except PluginError as exc:
+                self._fail(node, exc)
+                return
+            if batch is None:
+                return
+            chain = chain[1:]
+        for node in chain:
             try:
                 batch = node.process_now(batch)  # type: ignore[arg-type]
             except PluginError as exc:
@@ -123,8 +188,21 @@ class SourceTap:
                 return
             if batch is None:
                 return
-        for ch in self.outputs:
-            await ch.put(batch)  # type: ignore[arg-type]
+        for ch, sink in self.direct:
+            if sink is not None and ch.idle():
+                await sink.deliver(batch)  # type: ignore[arg-type]
+            else:
+                await ch.put(batch)  # type: ignore[arg-type]
+
+    def _where(self, op: FilterOp, batch: Batch, memo: dict[tuple[Any, ...], Any]
+               ) -> Batch | None:
+        """The filter's output, its mask taken from (or left for) the rules after."""
+        mask = memo.get(self.where_key)  # type: ignore[arg-type]
+        if mask is None:
+            mask, clean = op.keep(batch)
+            if clean:  # row errors are each rule's own to report: not shared
+                memo[self.where_key] = mask  # type: ignore[index]
+        return op.select(batch, mask)
 
     async def end(self, message: str) -> None:
         """End of input: each fused operator finishes (its output runs through the rest)."""
@@ -194,6 +272,8 @@ class SharedSource:
         self.ended = False  # the hand-off loop has returned (end of input) or crashed
         self.closed = False
         self._tasks: list[asyncio.Task[Any]] = []
+        self._masks_of: Batch | None = None
+        self._masks: dict[tuple[Any, ...], Any] = {}
 
     @property
     def joinable(self) -> bool:
@@ -211,6 +291,13 @@ class SharedSource:
         the source (the first subscriber), as if the rule read it alone."""
         if not self.node.taps and not self._tasks:
             self.node.ctx.bind_state(state)
+
+    def masks(self, part: Batch) -> dict[tuple[Any, ...], Any]:
+        """The WHERE masks computed for this hand-off's batch so far, by `condition_key`."""
+        if self._masks_of is not part:
+            self._masks_of = part
+            self._masks = {}
+        return self._masks
 
     def attach(self, tap: SourceTap) -> None:
         self._widen(tap.spec.fields)

@@ -237,6 +237,10 @@ class SinkNode:
         self._row_only = bool(self._template or self._dynamic or self._batching or self._reliable)
         self._batch_path = (type(sink).collect_batch is not Sink.collect_batch
                             and not self._row_only)
+        # a synchronous batch sink: a shared source's hand-off may call `deliver` itself
+        # while this sink's task waits on an empty inbox (see `SourceTap.deliver`)
+        self.inline = bool(self._batch_path and not p.data_field
+                           and not inspect.iscoroutinefunction(type(sink).collect_batch))
         self._transforms = bool(p.send_single or p.omit_if_empty or p.data_field or p.fields
                                 or p.exclude_fields or self._template or self._dynamic)
         # bytes sinks that take many messages joined (file): a plain batch is encoded at once

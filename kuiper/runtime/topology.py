@@ -120,6 +120,6 @@ def build_topology(
         inbox.on_drop = node.metrics.dropped
     if (share and topo.operators and not options.send_error
             and all(runs_inline(n.op) for n in topo.operators)):
-        topo.sources[0].fuse(topo.operators)  # type: ignore[union-attr]
+        topo.sources[0].fuse(topo.operators, topo.sinks)  # type: ignore[union-attr]
         topo.fused = True
     return topo

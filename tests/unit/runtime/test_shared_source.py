@@ -17,7 +17,7 @@ from kuiper.catalog.defs import RuleDef
 from kuiper.io.pubsub import BUS
 from kuiper.runtime.loop import run
 from kuiper.runtime.rule import RuleRunner
-from kuiper.runtime.shared_source import SourceTap, shared_sources
+from kuiper.runtime.shared_source import SourceTap, condition_key, shared_sources
 
 COLUMNS = "(deviceId string, temperature float, humidity bigint, ts bigint)"
 
@@ -268,3 +268,48 @@ def test_a_failing_plugin_fails_only_its_rule(tmp_path):
     assert state == "running"
     assert message == "op 2_project: plugin function f crashed"
     assert not RESULTS["bad"]
+
+
+def test_rules_with_one_condition_share_its_mask_and_each_count_their_row_errors(tmp_path):
+    data = tmp_path / "events.jsonl"
+    write_events(data, 1200)
+    catalog = catalog_with(f'CREATE STREAM demo {COLUMNS} WITH (DATASOURCE="{data}", '
+                           'TYPE="file", FORMAT="json")')
+    opts = {"maxBatchSize": 300}
+    queries = [
+        "SELECT deviceId FROM demo WHERE temperature > 20",
+        "SELECT humidity, ts FROM demo WHERE temperature > 20",
+        "SELECT * FROM demo WHERE temperature > 20.0",  # a float constant: its own key
+        "SELECT ts FROM demo WHERE humidity / (humidity - 50) > 0",  # row errors
+        "SELECT deviceId, ts FROM demo WHERE humidity / (humidity - 50) > 0",
+    ]
+    keys = [condition_key(plan_of(catalog, "k", q).operators[0].condition) for q in queries]
+    assert keys[0] == keys[1] != keys[2] and keys[3] == keys[4] is not None
+
+    async def together() -> list[RuleRunner]:
+        runners = [RuleRunner(plan_of(catalog, f"m{k}", q, opts), str(tmp_path))
+                   for k, q in enumerate(queries)]
+        with shared_sources().hold():
+            for r in runners:
+                await r.start()
+        for r in runners:
+            assert await r.wait(20)
+        return runners
+
+    async def alone(k: int, query: str) -> RuleRunner:
+        runner = RuleRunner(plan_of(catalog, f"n{k}", query, {**opts, "sharedSource": False}),
+                            str(tmp_path))
+        await runner.start()
+        assert await runner.wait(20)
+        return runner
+
+    runners = run(together())
+    assert all(r.topology.fused for r in runners)
+    for k, q in enumerate(queries):
+        single = run(alone(k, q))
+        assert flat(RESULTS[f"m{k}"]) == flat(RESULTS[f"n{k}"]), q
+        shared_m, alone_m = runners[k].metrics(), single.metrics()
+        for name in ("op_2_filter_0_records_in_total", "op_2_filter_0_records_out_total",
+                     "op_2_filter_0_exceptions_total"):
+            assert shared_m[name] == alone_m[name], (q, name)
+    assert runners[3].metrics()["op_2_filter_0_exceptions_total"] > 0
