@@ -45,7 +45,7 @@ def test_failing_sink_restarts_then_stops_by_error(root: Path, tmp_path: Path) -
     try:
         api = server.api
         api.ok("POST", "/streams", {"sql": FILE_STREAM})
-        strategy = {"attempts": 3, "delay": 200, "multiplier": 2, "maxDelay": 500,
+        strategy = {"attempts": 3, "delay": 400, "multiplier": 2, "maxDelay": 1000,
                     "jitterFactor": 0}
         api.ok("POST", "/rules", {"id": "flaky", "sql": "SELECT a FROM demo",
                                   "actions": [{"offline": {"log": str(calls)}}],
@@ -55,7 +55,7 @@ def test_failing_sink_restarts_then_stops_by_error(root: Path, tmp_path: Path) -
                              what="a pending restart")
         assert waiting["status"] == "stopped by error"
         assert "device offline" in waiting["message"] and "restarting in" in waiting["message"]
-        assert waiting["nextStartTimestamp"] >= waiting["lastStopTimestamp"] + 200
+        assert waiting["nextStartTimestamp"] >= waiting["lastStopTimestamp"] + 400
         final = wait_until(lambda: (s := api.status("flaky"))["restarts"] == 3
                            and not s["nextStartTimestamp"] and s, what="the last attempt")
         assert final["status"] == "stopped by error"
@@ -65,11 +65,12 @@ def test_failing_sink_restarts_then_stops_by_error(root: Path, tmp_path: Path) -
         assert final["sink_offline_0_0_exceptions_total"] >= 1
         assert "device offline" in final["sink_offline_0_0_last_exception"]
 
-        # one first run and 3 restarts, waiting 200, 400 and 500 (maxDelay) ms
+        # one first run and 3 restarts, waiting 400, 800 and 1000 (maxDelay) ms (long enough for a
+        # loaded machine's status polls to see a pending restart)
         times = [float(x) for x in calls.read_text().split()]
         assert len(times) == 4, times
         gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-        for gap, delay in zip(gaps, (0.2, 0.4, 0.5), strict=True):
+        for gap, delay in zip(gaps, (0.4, 0.8, 1.0), strict=True):
             assert gap >= delay, gaps
 
         listed = {r["id"]: r["status"] for r in api.ok("GET", "/rules")}
