@@ -179,7 +179,9 @@ def test_enable_cache_delivers_what_failed_in_order(tmp_path: Path) -> None:
         await wait_until(lambda: node.cache is not None and len(node.cache) == 10)
         assert node.cache.disk_count > 0  # past memoryCacheThreshold: on disk
         FLAKY["down"] = False
-        clock.advance(100)  # the next probe succeeds and the cache drains in order
+        # once the resender waits for its next probe, the probe succeeds and the cache drains
+        await wait_until(lambda: clock.sleepers > 0)
+        clock.advance(100)
         await wait_until(lambda: len(ids_of("out")) == 12)
         emit(12)
         await wait_until(lambda: len(ids_of("out")) == 13)
