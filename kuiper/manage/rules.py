@@ -361,14 +361,9 @@ class RuleManager:
         return self._entry(rule_id).rule.to_json()
 
     def state(self, rule_id: str) -> str:
-        """eKuiper's brief state for GET /rules: `running`, `stopped` or
-        `stopped: <reason>`."""
-        entry = self._entry(rule_id)  # no metrics: GET /rules stays cheap with many rules
-        if entry.runner is None:
-            return RuleStatus(status="error" if entry.error else "stopped",
-                              message=entry.error).brief()
-        text, message = entry.runner.brief()
-        return RuleStatus(status=text, message=message).brief()
+        """eKuiper's brief state for GET /rules: `running`, `stopped`, `stopped: <why>` or
+        `stopped by error: <error>`."""
+        return self._status(rule_id, with_metrics=False).brief()
 
     def list(self) -> list[dict[str, Any]]:
         """GET /rules: id, name, tags and brief state of every rule, by id."""
@@ -383,12 +378,15 @@ class RuleManager:
         """GET /rules/{id}/status: state, timestamps and every node's metrics."""
         return self._status(rule_id).to_json()
 
-    def _status(self, rule_id: str) -> RuleStatus:
+    def _status(self, rule_id: str, with_metrics: bool = True) -> RuleStatus:
+        """The rule's status; without metrics (GET /rules) it stays cheap with many rules."""
         entry = self._entry(rule_id)
         if entry.runner is None:
-            state = "error" if entry.error else "stopped"
-            return RuleStatus(status=state, message=entry.error)
-        return entry.runner.status()
+            return RuleStatus(status="error" if entry.error else "stopped", message=entry.error)
+        if with_metrics:
+            return entry.runner.status()
+        text, message = entry.runner.brief()
+        return RuleStatus(status=text, message=message)
 
     def status_all(self) -> dict[str, dict[str, Any]]:
         return {rid: self.status(rid) for rid in self.ids()}
